@@ -1,0 +1,60 @@
+/*
+ * server.h - the pharos server's shared state (private to server/).
+ *
+ * main.c parses flags, opens storage, starts the HTTP server and waits for
+ * signals; web.c holds the HTTP handlers; config.c loads the configuration.
+ * One server_t lives for the whole process, owned by main().
+ */
+#ifndef PHAROS_SERVER_H
+#define PHAROS_SERVER_H
+
+#include "flags.h"
+#include "httpd.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct server_flags {
+  const char *config_file;
+  const char *storage_path;
+  int64_t retention_time_ms;
+  uint64_t retention_size;
+  const char *wal_fsync;
+  const char *listen_address;
+  const char *web_config_file;
+  bool enable_remote_write;
+  bool enable_admin_api;
+  bool enable_lifecycle;
+  int64_t lookback_delta_ms;
+  int64_t query_timeout_ms;
+  int64_t query_max_samples;
+  const char *log_level;
+  const char *log_format;
+} server_flags_t;
+
+typedef struct server {
+  server_flags_t flags;
+  flags_t *flagset;           /* owned */
+  httpd_t *http;              /* owned */
+  int64_t start_time_ms;
+  atomic_bool ready;          /* true once storage is open and serving */
+  pthread_mutex_t reload_mu;  /* serialises config reloads */
+  int reload_pipe[2];         /* web handler asks main loop to reload */
+  char *config_text;          /* owned: the loaded config as YAML text */
+  uint64_t config_reloads_ok, config_reloads_failed;
+  bool last_reload_ok;
+  int64_t last_reload_success_ms;
+} server_t;
+
+/* web.c */
+void web_register(server_t *s);
+
+/* config.c: loads (or, with path NULL, builds the default) configuration.
+ * Returns 0 or PH_EPARSE/PH_EIO with "file:line:col: ..." in err. */
+int server_config_load(server_t *s, const char *path, char *err, size_t errlen);
+/* Reloads from the configured file; keeps the old config on error. */
+int server_reload(server_t *s, char *err, size_t errlen);
+
+#endif

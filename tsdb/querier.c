@@ -1,0 +1,315 @@
+/*
+ * querier.c - reading committed samples: select, label names and values.
+ *
+ * A select runs the matchers against the head's postings, and for each
+ * matching series takes a snapshot under the series lock: a copy of the
+ * bytes of every chunk that overlaps the querier's [mint, maxt] (cut chunks
+ * and the open one; a chunk is a few hundred bytes) and of its out-of-order
+ * samples in range.  The snapshot lives in the series set's arena, so
+ * iteration needs no lock and sees exactly what was committed when select
+ * ran, whatever appenders do meanwhile.  Series are returned sorted by
+ * labels.  An iterator merges the chunk stream with the out-of-order
+ * samples; on equal timestamps the in-order sample wins.
+ */
+#include "tsdb_int.h"
+
+#include "mem.h"
+#include "ph_error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct tsdb_querier {
+  tsdb_t *db;
+  int64_t mint, maxt;
+};
+
+typedef struct snap_chunk {
+  const uint8_t *data; /* in the set's arena */
+  size_t len;
+  unsigned count;
+} snap_chunk_t;
+
+typedef struct snap_series {
+  labels_t *labels;    /* owned (labels_dup) */
+  snap_chunk_t *chunks;
+  size_t nchunks;
+  ooo_sample_t *ooo;
+  size_t nooo;
+} snap_series_t;
+
+struct tsdb_iterator {
+  const snap_series_t *s;
+  int64_t mint, maxt;
+  size_t chunk;          /* index of the chunk being read */
+  chunk_xor_iter_t ci;
+  bool c_has;            /* chunk stream has a current sample */
+  int64_t ct;
+  double cv;
+  size_t oi;             /* next out-of-order sample */
+  int64_t t;
+  double v;
+  int err;
+  bool started;          /* ci is initialised for chunks[chunk] */
+  bool init;             /* the lookahead has been loaded */
+  bool have;             /* (t, v) is a current sample */
+  bool done;
+};
+
+struct tsdb_series_set {
+  arena_t *arena;
+  snap_series_t *series;
+  size_t n, cap;
+  size_t cur; /* 1-based: 0 = before the first */
+  int64_t mint, maxt;
+  tsdb_iterator_t it;
+  int err;
+};
+
+int tsdb_querier_open(tsdb_t *db, int64_t mint, int64_t maxt,
+                      tsdb_querier_t **out) {
+  tsdb_querier_t *q = ph_calloc(1, sizeof(*q));
+  q->db = db;
+  q->mint = mint;
+  q->maxt = maxt;
+  *out = q;
+  return 0;
+}
+
+void tsdb_querier_close(tsdb_querier_t *q) { free(q); }
+
+static int compile_all(const tsdb_matcher_t *m, size_t n, tsdb__matcher_t **out,
+                       char *err, size_t errlen) {
+  tsdb__matcher_t *cm = ph_calloc(n ? n : 1, sizeof(*cm));
+  for (size_t i = 0; i < n; i++) {
+    int rc = tsdb__matcher_compile(&cm[i], &m[i], err, errlen);
+    if (rc != 0) {
+      for (size_t j = 0; j < i; j++) tsdb__matcher_free(&cm[j]);
+      free(cm);
+      return rc;
+    }
+  }
+  *out = cm;
+  return 0;
+}
+
+static void free_all(tsdb__matcher_t *cm, size_t n) {
+  for (size_t i = 0; i < n; i++) tsdb__matcher_free(&cm[i]);
+  free(cm);
+}
+
+static void snapshot(head_series_t *s, void *ud) {
+  tsdb_series_set_t *set = ud;
+  pthread_mutex_lock(&s->mu);
+  if (s->maxt == INT64_MIN || s->maxt < set->mint || s->mint > set->maxt) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
+  snap_series_t snap = {0};
+  size_t want = s->nclosed + 1;
+  snap.chunks = arena_alloc(set->arena, want * sizeof(snap_chunk_t));
+  for (uint32_t i = 0; i < s->nclosed; i++) {
+    head_chunk_t *c = &s->closed[i];
+    if (c->maxt < set->mint || c->mint > set->maxt) continue;
+    uint8_t *copy = arena_alloc(set->arena, c->len);
+    memcpy(copy, c->data, c->len);
+    snap.chunks[snap.nchunks++] = (snap_chunk_t){copy, c->len, c->count};
+  }
+  unsigned on = chunk_xor_num_samples(&s->open);
+  if (on > 0 && chunk_xor_last_ts(&s->open) >= set->mint &&
+      chunk_xor_first_ts(&s->open) <= set->maxt) {
+    size_t len;
+    const uint8_t *bytes = chunk_xor_bytes(&s->open, &len);
+    uint8_t *copy = arena_alloc(set->arena, len);
+    memcpy(copy, bytes, len);
+    snap.chunks[snap.nchunks++] = (snap_chunk_t){copy, len, on};
+  }
+  if (s->nooo > 0) {
+    snap.ooo = arena_alloc(set->arena, s->nooo * sizeof(ooo_sample_t));
+    for (uint32_t i = 0; i < s->nooo; i++)
+      if (s->ooo[i].t >= set->mint && s->ooo[i].t <= set->maxt)
+        snap.ooo[snap.nooo++] = s->ooo[i];
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (snap.nchunks == 0 && snap.nooo == 0) return;
+  snap.labels = labels_dup(s->labels);
+  ph_grow(&set->series, &set->cap, set->n + 1);
+  set->series[set->n++] = snap;
+}
+
+static int cmp_snap(const void *a, const void *b) {
+  return labels_cmp(((const snap_series_t *)a)->labels,
+                    ((const snap_series_t *)b)->labels);
+}
+
+int tsdb_select(tsdb_querier_t *q, const tsdb_matcher_t *m, size_t n,
+                tsdb_series_set_t **out, char *err, size_t errlen) {
+  tsdb__matcher_t *cm;
+  int rc = compile_all(m, n, &cm, err, errlen);
+  if (rc != 0) return rc;
+  tsdb_series_set_t *set = ph_calloc(1, sizeof(*set));
+  set->arena = arena_new(0);
+  set->mint = q->mint;
+  set->maxt = q->maxt;
+  tsdb__head_select(q->db->head, cm, n, snapshot, set);
+  free_all(cm, n);
+  if (set->n > 1) qsort(set->series, set->n, sizeof(*set->series), cmp_snap);
+  *out = set;
+  return 0;
+}
+
+bool tsdb_series_set_next(tsdb_series_set_t *s) {
+  if (s->cur >= s->n) {
+    s->cur = s->n + 1;
+    return false;
+  }
+  s->cur++;
+  return true;
+}
+
+size_t tsdb_series_set_count(const tsdb_series_set_t *s) { return s->n; }
+
+const labels_t *tsdb_series_set_labels(tsdb_series_set_t *s) {
+  ph_assert(s->cur >= 1 && s->cur <= s->n);
+  return s->series[s->cur - 1].labels;
+}
+
+tsdb_iterator_t *tsdb_series_set_iterator(tsdb_series_set_t *s) {
+  ph_assert(s->cur >= 1 && s->cur <= s->n);
+  tsdb_iterator_t *it = &s->it;
+  memset(it, 0, sizeof *it);
+  it->s = &s->series[s->cur - 1];
+  it->mint = s->mint;
+  it->maxt = s->maxt;
+  return it;
+}
+
+void tsdb_series_set_free(tsdb_series_set_t *s) {
+  if (s == NULL) return;
+  for (size_t i = 0; i < s->n; i++) labels_free(s->series[i].labels);
+  free(s->series);
+  arena_free(s->arena);
+  free(s);
+}
+
+/* Advances the chunk stream by one sample. */
+static void chunk_advance(tsdb_iterator_t *it) {
+  for (;;) {
+    if (it->chunk < it->s->nchunks) {
+      if (!it->started) {
+        const snap_chunk_t *c = &it->s->chunks[it->chunk];
+        chunk_xor_iter_init(&it->ci, c->data, c->len, c->count);
+        it->started = true;
+      }
+      if (chunk_xor_iter_next(&it->ci)) {
+        chunk_xor_iter_at(&it->ci, &it->ct, &it->cv);
+        it->c_has = true;
+        return;
+      }
+      if (chunk_xor_iter_err(&it->ci) != 0) {
+        it->err = chunk_xor_iter_err(&it->ci);
+        it->c_has = false;
+        it->chunk = it->s->nchunks;
+        return;
+      }
+      it->chunk++;
+      it->started = false;
+      continue;
+    }
+    it->c_has = false;
+    return;
+  }
+}
+
+static bool step(tsdb_iterator_t *it) {
+  bool o_has = it->oi < it->s->nooo;
+  if (!it->c_has && !o_has) return false;
+  if (it->c_has && (!o_has || it->ct <= it->s->ooo[it->oi].t)) {
+    it->t = it->ct;
+    it->v = it->cv;
+    if (o_has && it->s->ooo[it->oi].t == it->ct) it->oi++;
+    chunk_advance(it);
+  } else {
+    it->t = it->s->ooo[it->oi].t;
+    it->v = it->s->ooo[it->oi].v;
+    it->oi++;
+  }
+  return true;
+}
+
+static void init_stream(tsdb_iterator_t *it) {
+  if (!it->init) {
+    it->init = true;
+    chunk_advance(it);
+  }
+}
+
+bool tsdb_iterator_next(tsdb_iterator_t *it) {
+  init_stream(it);
+  it->have = false;
+  if (it->done) return false;
+  while (step(it)) {
+    if (it->t < it->mint) continue;
+    if (it->t > it->maxt) break;
+    it->have = true;
+    return true;
+  }
+  it->done = true;
+  return false;
+}
+
+bool tsdb_iterator_seek(tsdb_iterator_t *it, int64_t t) {
+  if (it->have && it->t >= t) return true;
+  if (it->done) return false;
+  init_stream(it);
+  /* fast-forward the chunk stream's lookahead to the first sample >= t */
+  while (it->c_has && it->ct < t) {
+    if (chunk_xor_iter_seek(&it->ci, t)) {
+      chunk_xor_iter_at(&it->ci, &it->ct, &it->cv);
+      break;
+    }
+    if (chunk_xor_iter_err(&it->ci) != 0) {
+      it->err = chunk_xor_iter_err(&it->ci);
+      it->c_has = false;
+      break;
+    }
+    it->chunk++;
+    it->started = false;
+    chunk_advance(it);
+  }
+  while (it->oi < it->s->nooo && it->s->ooo[it->oi].t < t) it->oi++;
+  return tsdb_iterator_next(it);
+}
+
+void tsdb_iterator_at(const tsdb_iterator_t *it, int64_t *t, double *v) {
+  *t = it->t;
+  *v = it->v;
+}
+
+int tsdb_iterator_err(const tsdb_iterator_t *it) { return it->err; }
+
+int tsdb_label_names(tsdb_querier_t *q, const tsdb_matcher_t *m, size_t n,
+                     char ***out, size_t *count, char *err, size_t errlen) {
+  tsdb__matcher_t *cm;
+  int rc = compile_all(m, n, &cm, err, errlen);
+  if (rc != 0) return rc;
+  tsdb__head_label_names(q->db->head, cm, n, out, count);
+  free_all(cm, n);
+  return 0;
+}
+
+int tsdb_label_values(tsdb_querier_t *q, const char *name,
+                      const tsdb_matcher_t *m, size_t n, char ***out,
+                      size_t *count, char *err, size_t errlen) {
+  tsdb__matcher_t *cm;
+  int rc = compile_all(m, n, &cm, err, errlen);
+  if (rc != 0) return rc;
+  tsdb__head_label_values(q->db->head, name, cm, n, out, count);
+  free_all(cm, n);
+  return 0;
+}
+
+void tsdb_strings_free(char **s, size_t count) {
+  for (size_t i = 0; i < count; i++) free(s[i]);
+  free(s);
+}

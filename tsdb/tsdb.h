@@ -1,0 +1,147 @@
+/*
+ * tsdb.h - the time-series database: the only public face of tsdb/.
+ *
+ * Samples enter through an appender and leave through a querier; nothing
+ * else of the storage is visible.  Time is int64 milliseconds since the
+ * epoch, values are IEEE doubles, the staleness marker is the NaN with bits
+ * 0x7ff0000000000002 (TSDB_STALE_NAN_BITS).
+ *
+ *   tsdb_t            one open database directory; owns everything below.
+ *   tsdb_appender_t   a batch of samples: add by labels or by reference,
+ *                     then commit (one WAL record, then visible) or
+ *                     rollback.  One thread at a time per appender; many
+ *                     appenders may run at once.
+ *   tsdb_querier_t    a consistent view of committed samples in [mint,maxt];
+ *                     select() yields series sorted by labels, each with a
+ *                     sample iterator.  Many queriers may run at once, also
+ *                     while appenders commit.
+ */
+#ifndef PH_TSDB_H
+#define PH_TSDB_H
+
+#include "labels.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TSDB_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
+bool tsdb_is_stale_nan(double v);
+double tsdb_stale_nan(void);
+
+typedef enum {
+  TSDB_WAL_FSYNC_COMMIT = 0,   /* fsync before commit returns */
+  TSDB_WAL_FSYNC_INTERVAL = 1, /* fsync every wal_fsync_interval_ms */
+} tsdb_wal_fsync_t;
+
+typedef struct tsdb_options {
+  const char *path;              /* data directory; created if missing */
+  int64_t retention_ms;          /* 0 = none; default 15d */
+  uint64_t retention_bytes;      /* 0 = none */
+  int64_t ooo_window_ms;         /* out-of-order window; default 0 */
+  int64_t block_range_ms;        /* head block span; default 2h */
+  tsdb_wal_fsync_t wal_fsync;
+  int64_t wal_fsync_interval_ms;
+  bool no_background;            /* tests: no background compaction thread */
+} tsdb_options_t;
+
+void tsdb_options_default(tsdb_options_t *o);
+
+typedef struct tsdb tsdb_t; /* owned by the opener; tsdb_close frees */
+
+/* Opens (or creates) the database at o->path, replaying the WAL. */
+int tsdb_open(const tsdb_options_t *o, tsdb_t **out, char *err, size_t errlen);
+/* Flushes the WAL and releases everything; all appenders and queriers
+ * must be finished before. */
+void tsdb_close(tsdb_t *db);
+
+/* --- Appending ---------------------------------------------------------- */
+
+typedef struct tsdb_appender tsdb_appender_t; /* freed by commit/rollback */
+
+tsdb_appender_t *tsdb_appender_new(tsdb_t *db);
+/* Adds a sample for the series with these labels (copied; __name__ an
+ * ordinary label).  On success *ref (if not NULL) receives a reference to
+ * use with tsdb_append_ref while the series lives.  Errors for this sample
+ * only (PH_EOUTOFORDER, PH_EOUTOFBOUNDS, PH_EDUPLICATE, PH_EINVAL); the
+ * batch stays usable. */
+int tsdb_append(tsdb_appender_t *a, const labels_t *ls, int64_t t, double v,
+                uint64_t *ref);
+/* Fast path for a series seen before; PH_ENOTFOUND if the reference is no
+ * longer valid (the caller then appends by labels). */
+int tsdb_append_ref(tsdb_appender_t *a, uint64_t ref, int64_t t, double v);
+/* Writes one WAL record for the batch, makes it visible, frees a. */
+int tsdb_appender_commit(tsdb_appender_t *a, char *err, size_t errlen);
+void tsdb_appender_rollback(tsdb_appender_t *a);
+
+/* --- Querying ----------------------------------------------------------- */
+
+typedef enum {
+  TSDB_MATCH_EQ = 0,  /* =  */
+  TSDB_MATCH_NEQ,     /* != */
+  TSDB_MATCH_RE,      /* =~ fully anchored, RE2 syntax */
+  TSDB_MATCH_NRE,     /* !~ */
+} tsdb_match_type_t;
+
+typedef struct tsdb_matcher {
+  tsdb_match_type_t type;
+  const char *name;   /* borrowed for the duration of the call */
+  const char *value;
+} tsdb_matcher_t;
+
+typedef struct tsdb_querier tsdb_querier_t;       /* closed by its opener */
+typedef struct tsdb_series_set tsdb_series_set_t; /* freed by its caller */
+typedef struct tsdb_iterator tsdb_iterator_t;     /* owned by the set */
+
+int tsdb_querier_open(tsdb_t *db, int64_t mint, int64_t maxt,
+                      tsdb_querier_t **out);
+void tsdb_querier_close(tsdb_querier_t *q);
+
+/* Series matching all matchers that have samples in [mint,maxt] of the
+ * querier (and those with none, but a label set that matches, are not
+ * returned).  A bad regex gives PH_EPARSE with the reason in err. */
+int tsdb_select(tsdb_querier_t *q, const tsdb_matcher_t *m, size_t n,
+                tsdb_series_set_t **out, char *err, size_t errlen);
+/* Advances to the next series (sorted by labels); false at the end. */
+bool tsdb_series_set_next(tsdb_series_set_t *s);
+size_t tsdb_series_set_count(const tsdb_series_set_t *s);
+/* Valid until the set is freed. */
+const labels_t *tsdb_series_set_labels(tsdb_series_set_t *s);
+/* Iterator over the current series' samples within [mint,maxt]; valid until
+ * the next tsdb_series_set_next or free.  Stale markers are returned as is. */
+tsdb_iterator_t *tsdb_series_set_iterator(tsdb_series_set_t *s);
+void tsdb_series_set_free(tsdb_series_set_t *s);
+
+/* Moves to the next sample; false at the end (or on a read error, which
+ * tsdb_iterator_err reports). */
+bool tsdb_iterator_next(tsdb_iterator_t *it);
+/* Moves to the first sample with timestamp >= t (never backwards). */
+bool tsdb_iterator_seek(tsdb_iterator_t *it, int64_t t);
+void tsdb_iterator_at(const tsdb_iterator_t *it, int64_t *t, double *v);
+int tsdb_iterator_err(const tsdb_iterator_t *it);
+
+/* Label names / values of series matching m (n may be 0) with samples in
+ * the querier's range, sorted, deduplicated.  *out is an array of n
+ * strings, all owned by the caller: free with tsdb_strings_free. */
+int tsdb_label_names(tsdb_querier_t *q, const tsdb_matcher_t *m, size_t n,
+                     char ***out, size_t *count, char *err, size_t errlen);
+int tsdb_label_values(tsdb_querier_t *q, const char *name,
+                      const tsdb_matcher_t *m, size_t n, char ***out,
+                      size_t *count, char *err, size_t errlen);
+void tsdb_strings_free(char **s, size_t count);
+
+/* --- Status ------------------------------------------------------------- */
+
+typedef struct tsdb_stats {
+  uint64_t head_series;
+  uint64_t head_chunks;
+  int64_t head_min_time, head_max_time;
+  uint64_t head_samples_appended;
+  uint64_t blocks;
+  uint64_t wal_bytes;
+  uint64_t blocks_bytes;
+} tsdb_stats_t;
+
+void tsdb_get_stats(tsdb_t *db, tsdb_stats_t *st);
+
+#endif

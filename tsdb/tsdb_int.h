@@ -1,0 +1,165 @@
+/*
+ * tsdb_int.h - declarations shared by the files of tsdb/ (module-private).
+ *
+ *   crc32c.c    CRC-32C (Castagnoli) for WAL records and block files
+ *   matcher.c   compiled label matchers (PCRE2 with JIT, literal fast paths)
+ *   head.c      the in-memory head: series, postings, appenders
+ *   wal.c       the write-ahead log: segments, records, replay
+ *   querier.c   select / label names / label values over the head
+ *   tsdb.c      open/close, options, background work, stats
+ */
+#ifndef PH_TSDB_INT_H
+#define PH_TSDB_INT_H
+
+#include "arena.h"
+#include "chunk.h"
+#include "labels.h"
+#include "tsdb.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- crc32c.c ---- */
+uint32_t tsdb__crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ---- matcher.c ---- */
+
+/* A compiled matcher; owned by whoever compiled it (tsdb__matcher_free). */
+typedef struct tsdb__matcher {
+  tsdb_match_type_t type;
+  char *name;            /* owned */
+  char *value;           /* owned */
+  int kind;              /* how the value is tested (matcher.c) */
+  char **set;            /* literal alternatives, sorted (kind SET) */
+  size_t nset;
+  size_t prefix_len;     /* literal prefix that every match starts with */
+  void *code;            /* pcre2_code_8 *, or NULL */
+  bool matches_empty;    /* does the matcher accept the empty value? */
+} tsdb__matcher_t;
+
+int tsdb__matcher_compile(tsdb__matcher_t *m, const tsdb_matcher_t *src,
+                          char *err, size_t errlen);
+void tsdb__matcher_free(tsdb__matcher_t *m);
+/* Does the value satisfy the matcher (type applied, negation included)? */
+bool tsdb__matcher_matches(const tsdb__matcher_t *m, const char *value,
+                           size_t len);
+
+/* ---- head.c ---- */
+
+/* A cut (full) head chunk: immutable bytes, freed when the head is
+ * truncated.  Owned by its series. */
+typedef struct head_chunk {
+  uint8_t *data;
+  uint32_t len;
+  uint32_t count;
+  int64_t mint, maxt;
+} head_chunk_t;
+
+/* Out-of-order samples of a series within the OOO window, sorted by time. */
+typedef struct ooo_sample {
+  int64_t t;
+  double v;
+} ooo_sample_t;
+
+/* A head series.  Owned by its shard; freed on truncation when it has no
+ * samples left, or when the head closes.  mu guards everything below it;
+ * ref and labels are immutable after creation. */
+typedef struct head_series {
+  uint64_t ref;
+  labels_t *labels;            /* owned, interned in the head's symtab */
+  struct head_series *hnext;   /* chain in the shard's hash table */
+  struct head_series *rnext;   /* chain in the shard's ref table */
+  pthread_mutex_t mu;
+  chunk_xor_t open;            /* open chunk */
+  int64_t open_mint;           /* first timestamp of the open chunk */
+  head_chunk_t *closed;        /* cut chunks, oldest first */
+  uint32_t nclosed, closed_cap;
+  ooo_sample_t *ooo;           /* out-of-order samples, sorted */
+  uint32_t nooo, ooo_cap;
+  int64_t mint, maxt;          /* INT64_MAX/INT64_MIN when empty */
+  double last_v;
+  uint64_t last_v_bits;
+  atomic_bool logged;          /* its series record is in the WAL */
+  atomic_uint_fast64_t batch;  /* last appender batch that logged it */
+} head_series_t;
+
+typedef struct head head_t;
+
+head_t *tsdb__head_new(tsdb_t *db, int64_t block_range_ms, int64_t ooo_window_ms);
+void tsdb__head_free(head_t *h);
+/* Finds or creates the series; *created tells which.  With want_ref != 0
+ * (WAL replay) the series gets exactly that reference. */
+head_series_t *tsdb__head_get_or_create(head_t *h, const labels_t *ls,
+                                        uint64_t want_ref, bool *created);
+head_series_t *tsdb__head_by_ref(head_t *h, uint64_t ref);
+/* Appends one sample to a series (lock taken inside).  Same errors as
+ * tsdb_append. */
+int tsdb__head_append_sample(head_t *h, head_series_t *s, int64_t t, double v);
+/* Validates without appending (lock taken inside). */
+int tsdb__head_check_sample(head_t *h, head_series_t *s, int64_t t, double v);
+void tsdb__head_stats(head_t *h, tsdb_stats_t *st);
+/* Calls fn for every series whose labels satisfy all matchers, in no
+ * particular order, under the index read lock. */
+typedef void (*head_series_fn)(head_series_t *s, void *ud);
+void tsdb__head_select(head_t *h, tsdb__matcher_t *m, size_t n,
+                       head_series_fn fn, void *ud);
+/* Distinct label names / values over all series matching m. */
+void tsdb__head_label_names(head_t *h, tsdb__matcher_t *m, size_t n,
+                            char ***out, size_t *count);
+void tsdb__head_label_values(head_t *h, const char *name, tsdb__matcher_t *m,
+                             size_t n, char ***out, size_t *count);
+uint64_t tsdb__head_next_ref(head_t *h);
+
+/* ---- wal.c ---- */
+
+typedef struct wal wal_t;
+
+enum { WAL_REC_BATCH = 1 };
+
+/* Opens dir/wal, replaying every record through the callbacks first; a torn
+ * or corrupt tail is cut off and reported in the log. */
+typedef struct wal_replay_cb {
+  void (*series)(void *ud, uint64_t ref, const labels_t *ls);
+  void (*sample)(void *ud, uint64_t ref, int64_t t, double v);
+  void *ud;
+} wal_replay_cb_t;
+
+int tsdb__wal_open(const char *dir, tsdb_wal_fsync_t mode,
+                   const wal_replay_cb_t *cb, wal_t **out, char *err,
+                   size_t errlen);
+void tsdb__wal_close(wal_t *w);
+/* Appends one record (type + payload) and, in commit mode, fsyncs. */
+int tsdb__wal_log(wal_t *w, uint8_t type, const uint8_t *payload, size_t len,
+                  char *err, size_t errlen);
+int tsdb__wal_sync(wal_t *w);
+uint64_t tsdb__wal_bytes(wal_t *w);
+
+/* varint helpers (LEB128, zigzag for signed) */
+void tsdb__put_uvarint(strbuf_t *b, uint64_t v);
+void tsdb__put_varint(strbuf_t *b, int64_t v);
+/* Return bytes consumed, 0 on malformed/short input. */
+size_t tsdb__get_uvarint(const uint8_t *p, size_t n, uint64_t *v);
+size_t tsdb__get_varint(const uint8_t *p, size_t n, int64_t *v);
+
+/* ---- tsdb.c ---- */
+
+struct tsdb {
+  tsdb_options_t opt;
+  char *path;               /* owned copy of opt.path */
+  head_t *head;
+  wal_t *wal;
+  symtab_t *symtab;         /* interning for head series labels */
+  pthread_t bg;             /* background: WAL fsync interval */
+  bool bg_running;
+  pthread_mutex_t bg_mu;
+  pthread_cond_t bg_cv;
+  bool closing;
+  atomic_uint_fast64_t samples_appended;
+  atomic_uint_fast64_t next_batch;
+  int lock_fd;              /* flock on dir/lock */
+};
+
+#endif
