@@ -129,6 +129,9 @@ struct head {
   pthread_rwlock_t index_mu;
   strmap_t names;  /* name (interned) -> label_values_t * */
   postings_t all;
+  atomic_int_fast64_t min_valid; /* samples before this are out of bounds */
+  bool replaying;                /* WAL replay: no appendable-window check */
+  head_series_t *graveyard;      /* unlinked series, chained on hnext */
 };
 
 head_t *tsdb__head_new(tsdb_t *db, int64_t block_range_ms, int64_t ooo_window_ms) {
@@ -140,6 +143,7 @@ head_t *tsdb__head_new(tsdb_t *db, int64_t block_range_ms, int64_t ooo_window_ms
   atomic_store(&h->next_ref, 1);
   atomic_store(&h->maxt, INT64_MIN);
   atomic_store(&h->mint, INT64_MAX);
+  atomic_store(&h->min_valid, INT64_MIN);
   pthread_rwlock_init(&h->index_mu, NULL);
   return h;
 }
@@ -186,6 +190,11 @@ void tsdb__head_free(head_t *h) {
   }
   strmap_free(&h->names);
   free(h->all.s);
+  while (h->graveyard) {
+    head_series_t *next = h->graveyard->hnext;
+    series_free(h, h->graveyard);
+    h->graveyard = next;
+  }
   pthread_rwlock_destroy(&h->index_mu);
   free(h);
 }
@@ -380,7 +389,15 @@ static int check_locked(head_t *h, head_series_t *s, int64_t t, double v) {
   int64_t hmax = atomic_load(&h->maxt);
   int64_t min_valid = hmax == INT64_MIN ? INT64_MIN : hmax - h->block_range_ms / 2;
   int64_t ooo_min = hmax == INT64_MIN ? INT64_MIN : hmax - h->ooo_window_ms;
+  int64_t truncated = atomic_load(&h->min_valid);
   bool ooo = h->ooo_window_ms > 0;
+  if (t < truncated) return PH_EOUTOFBOUNDS;
+  /* replay brings back what was accepted, series by series: only the
+   * truncation bound and per-series order apply */
+  if (h->replaying) {
+    min_valid = INT64_MIN;
+    ooo_min = INT64_MIN;
+  }
   if (s->maxt == INT64_MIN || t > s->maxt) {
     if (t < min_valid && (!ooo || t < ooo_min)) return PH_EOUTOFBOUNDS;
     return 0;
@@ -388,7 +405,7 @@ static int check_locked(head_t *h, head_series_t *s, int64_t t, double v) {
   if (t == s->maxt) return dbits(v) == s->last_v_bits ? 1 : PH_EDUPLICATE;
   if (!ooo) return t < min_valid ? PH_EOUTOFBOUNDS : PH_EOUTOFORDER;
   int64_t newest = hmax > s->maxt ? hmax : s->maxt;
-  if (t < newest - h->ooo_window_ms) return PH_EOUTOFBOUNDS;
+  if (!h->replaying && t < newest - h->ooo_window_ms) return PH_EOUTOFBOUNDS;
   /* duplicate in the out-of-order list? */
   size_t lo = 0, hi = s->nooo;
   while (lo < hi) {
@@ -687,4 +704,260 @@ void tsdb__head_label_values(head_t *h, const char *name, tsdb__matcher_t *m,
   finish_strings(v, nv, out, count);
   pthread_rwlock_unlock(&h->index_mu);
   free(v);
+}
+
+/* ---- cardinality ---------------------------------------------------------- */
+
+typedef struct top {
+  tsdb_count_t *v;
+  size_t n, cap, limit;
+} top_t;
+
+static int cmp_count_desc(const void *a, const void *b) {
+  const tsdb_count_t *x = a, *y = b;
+  if (x->value != y->value) return x->value > y->value ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+/* Keeps the `limit` largest: collects all, then sorts and cuts. */
+static void top_add(top_t *t, const char *a, const char *b, uint64_t value) {
+  ph_grow(&t->v, &t->cap, t->n + 1);
+  if (b == NULL) {
+    t->v[t->n].name = ph_strdup(a);
+  } else {
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = ph_malloc(la + lb + 2);
+    memcpy(s, a, la);
+    s[la] = '=';
+    memcpy(s + la + 1, b, lb + 1);
+    t->v[t->n].name = s;
+  }
+  t->v[t->n].value = value;
+  t->n++;
+}
+
+static void top_finish(top_t *t, tsdb_count_t **out, size_t *n) {
+  if (t->n > 1) qsort(t->v, t->n, sizeof(*t->v), cmp_count_desc);
+  for (size_t i = t->limit; i < t->n; i++) free(t->v[i].name);
+  if (t->n > t->limit) t->n = t->limit;
+  *out = t->v;
+  *n = t->n;
+}
+
+void tsdb__head_cardinality(head_t *h, size_t limit, tsdb_cardinality_t *out) {
+  top_t by_metric = {.limit = limit}, by_label = {.limit = limit},
+        mem = {.limit = limit}, by_pair = {.limit = limit};
+  pthread_rwlock_rdlock(&h->index_mu);
+  out->num_series = h->all.n;
+  for (size_t i = 0; i < h->names.cap; i++) {
+    label_values_t *lv = h->names.slots[i].value;
+    if (lv == NULL) continue;
+    uint64_t nvalues = 0, bytes = 0;
+    bool is_name = strcmp(lv->name, "__name__") == 0;
+    for (size_t j = 0; j < lv->values.cap; j++) {
+      const strmap_entry_t *e = &lv->values.slots[j];
+      if (e->key == NULL) continue;
+      postings_t *p = e->value;
+      if (p->n == 0) continue;
+      nvalues++;
+      bytes += (uint64_t)strlen(e->key) * p->n;
+      out->num_label_pairs++;
+      if (is_name) top_add(&by_metric, e->key, NULL, p->n);
+      top_add(&by_pair, lv->name, e->key, p->n);
+    }
+    top_add(&by_label, lv->name, NULL, nvalues);
+    top_add(&mem, lv->name, NULL, bytes);
+  }
+  pthread_rwlock_unlock(&h->index_mu);
+  top_finish(&by_metric, &out->series_by_metric, &out->nseries_by_metric);
+  top_finish(&by_label, &out->values_by_label, &out->nvalues_by_label);
+  top_finish(&mem, &out->memory_by_label, &out->nmemory_by_label);
+  top_finish(&by_pair, &out->series_by_pair, &out->nseries_by_pair);
+}
+
+/* ---- reading a series' samples, truncation, garbage collection ----------- */
+
+/* Every series in reference order (the head's own pointers; valid until the
+ * next tsdb__head_truncate, which only the maintenance thread calls). */
+void tsdb__head_all_series(head_t *h, head_series_t ***out, size_t *n) {
+  pthread_rwlock_rdlock(&h->index_mu);
+  head_series_t **v = ph_malloc((h->all.n ? h->all.n : 1) * sizeof(*v));
+  if (h->all.n) memcpy(v, h->all.s, h->all.n * sizeof(*v));
+  *n = h->all.n;
+  pthread_rwlock_unlock(&h->index_mu);
+  *out = v;
+}
+
+/* Decodes the series' samples in [mint, maxt) (chunks merged with the
+ * out-of-order list) into the growable arrays *ts / *vs. */
+void tsdb__head_series_samples(head_series_t *s, int64_t mint, int64_t maxt,
+                               int64_t **ts, double **vs, size_t *cap, size_t *n) {
+  *n = 0;
+  pthread_mutex_lock(&s->mu);
+  size_t oi = 0;
+  for (uint32_t i = 0; i <= s->nclosed; i++) {
+    const uint8_t *data;
+    size_t len;
+    unsigned count;
+    if (i < s->nclosed) {
+      if (s->closed[i].maxt < mint || s->closed[i].mint >= maxt) continue;
+      data = s->closed[i].data;
+      len = s->closed[i].len;
+      count = s->closed[i].count;
+    } else {
+      count = chunk_xor_num_samples(&s->open);
+      if (count == 0) continue;
+      data = chunk_xor_bytes(&s->open, &len);
+    }
+    chunk_xor_iter_t it;
+    chunk_xor_iter_init(&it, data, len, count);
+    while (chunk_xor_iter_next(&it)) {
+      int64_t t;
+      double v;
+      chunk_xor_iter_at(&it, &t, &v);
+      if (t < mint) continue;
+      if (t >= maxt) break;
+      /* out-of-order samples that come before this one */
+      while (oi < s->nooo && s->ooo[oi].t <= t) {
+        if (s->ooo[oi].t >= mint && s->ooo[oi].t < t) {
+          ph_grow(ts, cap, *n + 1);
+          *vs = ph_realloc(*vs, *cap * sizeof(double));
+          (*ts)[*n] = s->ooo[oi].t;
+          (*vs)[(*n)++] = s->ooo[oi].v;
+        }
+        oi++;
+      }
+      size_t c = *cap;
+      ph_grow(ts, cap, *n + 1);
+      if (*cap != c) *vs = ph_realloc(*vs, *cap * sizeof(double));
+      (*ts)[*n] = t;
+      (*vs)[(*n)++] = v;
+    }
+  }
+  for (; oi < s->nooo; oi++) {
+    if (s->ooo[oi].t < mint || s->ooo[oi].t >= maxt) continue;
+    if (*n > 0 && s->ooo[oi].t <= (*ts)[*n - 1]) continue;
+    size_t c = *cap;
+    ph_grow(ts, cap, *n + 1);
+    if (*cap != c) *vs = ph_realloc(*vs, *cap * sizeof(double));
+    (*ts)[*n] = s->ooo[oi].t;
+    (*vs)[(*n)++] = s->ooo[oi].v;
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+bool tsdb__head_series_range(head_series_t *s, int64_t *mint, int64_t *maxt) {
+  pthread_mutex_lock(&s->mu);
+  bool has = s->maxt != INT64_MIN;
+  *mint = s->mint;
+  *maxt = s->maxt;
+  pthread_mutex_unlock(&s->mu);
+  return has;
+}
+
+int64_t tsdb__head_min_valid(head_t *h) { return atomic_load(&h->min_valid); }
+
+void tsdb__head_set_replaying(head_t *h, bool on) { h->replaying = on; }
+
+static void postings_remove(postings_t *p, head_series_t *s) {
+  size_t lo = 0, hi = p->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (p->s[mid]->ref < s->ref) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < p->n && p->s[lo] == s) {
+    memmove(p->s + lo, p->s + lo + 1, (p->n - lo - 1) * sizeof(*p->s));
+    p->n--;
+  }
+}
+
+static void unlink_series(head_t *h, head_series_t *s) {
+  uint64_t hash = labels_hash(s->labels);
+  shard_t *sh = &h->shards[hash % HEAD_SHARDS];
+  pthread_mutex_lock(&sh->mu);
+  head_series_t **pp = &sh->by_hash[(hash / HEAD_SHARDS) & (sh->hash_cap - 1)];
+  while (*pp && *pp != s) pp = &(*pp)->hnext;
+  if (*pp) {
+    *pp = s->hnext;
+    sh->count--;
+  }
+  pthread_mutex_unlock(&sh->mu);
+  shard_t *rs = &h->shards[s->ref % HEAD_SHARDS];
+  pthread_mutex_lock(&rs->mu);
+  pp = &rs->by_ref[(s->ref / HEAD_SHARDS) & (rs->ref_cap - 1)];
+  while (*pp && *pp != s) pp = &(*pp)->rnext;
+  if (*pp) {
+    *pp = s->rnext;
+    rs->ref_count--;
+  }
+  pthread_mutex_unlock(&rs->mu);
+}
+
+/* Drops everything older than t from the head: cut chunks that end before
+ * it, out-of-order samples before it; series left empty are unlinked and
+ * parked on the graveyard (freed at the next truncation, so an appender
+ * still holding a pointer is safe: commits re-resolve deleted series).
+ * Samples older than t are refused from now on (out of bounds). */
+void tsdb__head_truncate(head_t *h, int64_t t) {
+  /* free the previous round's dead series first */
+  head_series_t *g = h->graveyard;
+  h->graveyard = NULL;
+  while (g) {
+    head_series_t *next = g->hnext;
+    series_free(h, g);
+    g = next;
+  }
+  int64_t cur = atomic_load(&h->min_valid);
+  while (t > cur && !atomic_compare_exchange_weak(&h->min_valid, &cur, t)) {
+  }
+  head_series_t **all;
+  size_t n;
+  tsdb__head_all_series(h, &all, &n);
+  int64_t new_mint = INT64_MAX;
+  for (size_t i = 0; i < n; i++) {
+    head_series_t *s = all[i];
+    pthread_mutex_lock(&s->mu);
+    uint32_t keep = 0;
+    for (uint32_t c = 0; c < s->nclosed; c++) {
+      if (s->closed[c].maxt < t) {
+        free(s->closed[c].data);
+        atomic_fetch_sub(&h->nchunks, 1);
+      } else {
+        s->closed[keep++] = s->closed[c];
+      }
+    }
+    s->nclosed = keep;
+    uint32_t ok = 0;
+    for (uint32_t o = 0; o < s->nooo; o++)
+      if (s->ooo[o].t >= t) s->ooo[ok++] = s->ooo[o];
+    s->nooo = ok;
+    int64_t mint = INT64_MAX;
+    if (s->nclosed) mint = s->closed[0].mint;
+    else if (chunk_xor_num_samples(&s->open)) mint = chunk_xor_first_ts(&s->open);
+    if (s->nooo && s->ooo[0].t < mint) mint = s->ooo[0].t;
+    bool empty = mint == INT64_MAX;
+    if (!empty) s->mint = mint;
+    bool dead = empty && s->maxt < t;
+    if (dead) atomic_store(&s->deleted, true);
+    pthread_mutex_unlock(&s->mu);
+    if (!empty && mint < new_mint) new_mint = mint;
+    if (!dead) continue;
+    /* remove from the index, then from the shards */
+    pthread_rwlock_wrlock(&h->index_mu);
+    postings_remove(&h->all, s);
+    for (size_t j = 0; j < labels_len(s->labels); j++) {
+      const label_t *l = labels_at(s->labels, j);
+      label_values_t *lv = strmap_get(&h->names, l->name, strlen(l->name));
+      postings_t *p = lv ? strmap_get(&lv->values, l->value, strlen(l->value)) : NULL;
+      if (p) postings_remove(p, s);
+    }
+    pthread_rwlock_unlock(&h->index_mu);
+    unlink_series(h, s);
+    atomic_fetch_sub(&h->nseries, 1);
+    s->hnext = h->graveyard;
+    h->graveyard = s;
+  }
+  free(all);
+  atomic_store(&h->mint, new_mint);
 }

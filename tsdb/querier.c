@@ -13,6 +13,7 @@
  */
 #include "tsdb_int.h"
 
+#include "log.h"
 #include "mem.h"
 #include "ph_error.h"
 
@@ -30,17 +31,35 @@ typedef struct snap_chunk {
   unsigned count;
 } snap_chunk_t;
 
+/* Records of one series in one block (records copied into the arena). */
+typedef struct blk_src {
+  block_t *b;          /* the set holds a reference on every block */
+  block_rec_t *recs;
+  size_t nrecs;
+} blk_src_t;
+
 typedef struct snap_series {
-  labels_t *labels;    /* owned (labels_dup) */
+  labels_t *labels;    /* owned (labels_dup / from the block) */
+  blk_src_t *bsrc;     /* block sources, oldest block first */
+  size_t nbsrc;
   snap_chunk_t *chunks;
   size_t nchunks;
   ooo_sample_t *ooo;
   size_t nooo;
+  size_t order;        /* source order while merging: block index, head last */
 } snap_series_t;
 
 struct tsdb_iterator {
   const snap_series_t *s;
   int64_t mint, maxt;
+  /* block phase: source bs, record br, decoded samples bt/bv[bi..bn) */
+  size_t bs, br;
+  int64_t *bt;
+  double *bv;
+  size_t bi, bn;
+  bool blocks_done;
+  int64_t last;          /* last emitted timestamp (dedup across sources) */
+  bool emitted;
   size_t chunk;          /* index of the chunk being read */
   chunk_xor_iter_t ci;
   bool c_has;            /* chunk stream has a current sample */
@@ -58,6 +77,8 @@ struct tsdb_iterator {
 
 struct tsdb_series_set {
   arena_t *arena;
+  block_t **blocks;  /* referenced blocks */
+  size_t nblocks;
   snap_series_t *series;
   size_t n, cap;
   size_t cur; /* 1-based: 0 = before the first */
@@ -133,13 +154,90 @@ static void snapshot(head_series_t *s, void *ud) {
   pthread_mutex_unlock(&s->mu);
   if (snap.nchunks == 0 && snap.nooo == 0) return;
   snap.labels = labels_dup(s->labels);
+  snap.order = SIZE_MAX;
   ph_grow(&set->series, &set->cap, set->n + 1);
   set->series[set->n++] = snap;
 }
 
 static int cmp_snap(const void *a, const void *b) {
-  return labels_cmp(((const snap_series_t *)a)->labels,
-                    ((const snap_series_t *)b)->labels);
+  const snap_series_t *x = a, *y = b;
+  int c = labels_cmp(x->labels, y->labels);
+  if (c != 0) return c;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Adds the matching series of one block to the set. */
+static int select_block(tsdb_series_set_t *set, size_t bi, tsdb__matcher_t *cm,
+                        size_t n, char *err, size_t errlen) {
+  block_t *b = set->blocks[bi];
+  uint32_t *ords;
+  size_t nords;
+  int rc = tsdb__block_select(b, cm, n, &ords, &nords);
+  if (rc != 0)
+    return ph_err(err, errlen, rc, "block %s: index is corrupt", tsdb__block_id(b));
+  for (size_t i = 0; i < nords; i++) {
+    labels_t *ls;
+    block_rec_t *recs;
+    size_t nrecs;
+    rc = tsdb__block_series(b, ords[i], &ls, &recs, &nrecs);
+    if (rc != 0) {
+      free(ords);
+      return ph_err(err, errlen, rc, "block %s: series %u is corrupt", tsdb__block_id(b),
+                    ords[i]);
+    }
+    size_t keep = 0;
+    for (size_t r = 0; r < nrecs; r++)
+      if (recs[r].maxt >= set->mint && recs[r].mint <= set->maxt) recs[keep++] = recs[r];
+    if (keep == 0) {
+      labels_free(ls);
+      free(recs);
+      continue;
+    }
+    snap_series_t snap = {0};
+    snap.labels = ls;
+    snap.order = bi;
+    snap.bsrc = arena_alloc(set->arena, sizeof(blk_src_t));
+    snap.bsrc->b = b;
+    snap.bsrc->recs = arena_alloc(set->arena, keep * sizeof(block_rec_t));
+    memcpy(snap.bsrc->recs, recs, keep * sizeof(block_rec_t));
+    snap.bsrc->nrecs = keep;
+    snap.nbsrc = 1;
+    free(recs);
+    ph_grow(&set->series, &set->cap, set->n + 1);
+    set->series[set->n++] = snap;
+  }
+  free(ords);
+  return 0;
+}
+
+/* After sorting: folds entries with equal labels into one series whose
+ * block sources come oldest first, then the head's data. */
+static void merge_equal(tsdb_series_set_t *set) {
+  size_t o = 0;
+  for (size_t i = 0; i < set->n; i++) {
+    if (o > 0 && labels_equal(set->series[o - 1].labels, set->series[i].labels)) {
+      snap_series_t *d = &set->series[o - 1], *e = &set->series[i];
+      if (e->nbsrc) {
+        blk_src_t *nb = arena_alloc(set->arena, (d->nbsrc + e->nbsrc) * sizeof(blk_src_t));
+        if (d->nbsrc) memcpy(nb, d->bsrc, d->nbsrc * sizeof(blk_src_t));
+        memcpy(nb + d->nbsrc, e->bsrc, e->nbsrc * sizeof(blk_src_t));
+        d->bsrc = nb;
+        d->nbsrc += e->nbsrc;
+      }
+      if (e->nchunks) {
+        d->chunks = e->chunks;
+        d->nchunks = e->nchunks;
+      }
+      if (e->nooo) {
+        d->ooo = e->ooo;
+        d->nooo = e->nooo;
+      }
+      labels_free(e->labels);
+      continue;
+    }
+    set->series[o++] = set->series[i];
+  }
+  set->n = o;
 }
 
 int tsdb_select(tsdb_querier_t *q, const tsdb_matcher_t *m, size_t n,
@@ -151,9 +249,17 @@ int tsdb_select(tsdb_querier_t *q, const tsdb_matcher_t *m, size_t n,
   set->arena = arena_new(0);
   set->mint = q->mint;
   set->maxt = q->maxt;
+  tsdb__blocks_snapshot(q->db, q->mint, q->maxt, &set->blocks, &set->nblocks);
   tsdb__head_select(q->db->head, cm, n, snapshot, set);
+  for (size_t i = 0; i < set->nblocks && rc == 0; i++)
+    rc = select_block(set, i, cm, n, err, errlen);
   free_all(cm, n);
+  if (rc != 0) {
+    tsdb_series_set_free(set);
+    return rc;
+  }
   if (set->n > 1) qsort(set->series, set->n, sizeof(*set->series), cmp_snap);
+  merge_equal(set);
   *out = set;
   return 0;
 }
@@ -177,6 +283,8 @@ const labels_t *tsdb_series_set_labels(tsdb_series_set_t *s) {
 tsdb_iterator_t *tsdb_series_set_iterator(tsdb_series_set_t *s) {
   ph_assert(s->cur >= 1 && s->cur <= s->n);
   tsdb_iterator_t *it = &s->it;
+  free(it->bt);
+  free(it->bv);
   memset(it, 0, sizeof *it);
   it->s = &s->series[s->cur - 1];
   it->mint = s->mint;
@@ -186,6 +294,10 @@ tsdb_iterator_t *tsdb_series_set_iterator(tsdb_series_set_t *s) {
 
 void tsdb_series_set_free(tsdb_series_set_t *s) {
   if (s == NULL) return;
+  free(s->it.bt);
+  free(s->it.bv);
+  for (size_t i = 0; i < s->nblocks; i++) tsdb__block_unref(s->blocks[i]);
+  free(s->blocks);
   for (size_t i = 0; i < s->n; i++) labels_free(s->series[i].labels);
   free(s->series);
   arena_free(s->arena);
@@ -221,7 +333,66 @@ static void chunk_advance(tsdb_iterator_t *it) {
   }
 }
 
+/* Loads the next block record with samples; false when none is left. */
+static bool block_load(tsdb_iterator_t *it) {
+  while (it->bs < it->s->nbsrc) {
+    const blk_src_t *src = &it->s->bsrc[it->bs];
+    if (it->br >= src->nrecs) {
+      it->bs++;
+      it->br = 0;
+      continue;
+    }
+    free(it->bt);
+    free(it->bv);
+    it->bt = NULL;
+    it->bv = NULL;
+    it->bi = it->bn = 0;
+    char err[256];
+    int rc = tsdb__block_read_record(src->b, &src->recs[it->br], &it->bt, &it->bv,
+                                     &it->bn, err, sizeof err);
+    it->br++;
+    if (rc != 0) {
+      log_error("cannot read block data", "err", err);
+      it->err = rc;
+      it->bs = it->s->nbsrc;
+      return false;
+    }
+    if (it->bn > 0) return true;
+  }
+  return false;
+}
+
+/* Next sample of the block phase; false when the blocks are exhausted. */
+static bool block_step(tsdb_iterator_t *it) {
+  if (it->blocks_done) return false;
+  for (;;) {
+    if (it->bi < it->bn) {
+      it->t = it->bt[it->bi];
+      it->v = it->bv[it->bi];
+      it->bi++;
+      return true;
+    }
+    if (!block_load(it)) {
+      it->blocks_done = true;
+      return false;
+    }
+  }
+}
+
+static bool head_step(tsdb_iterator_t *it);
+
 static bool step(tsdb_iterator_t *it) {
+  for (;;) {
+    bool got = block_step(it) || head_step(it);
+    if (!got) return false;
+    if (it->emitted && it->t <= it->last) continue; /* overlap between sources */
+    it->last = it->t;
+    it->emitted = true;
+    return true;
+  }
+}
+
+static bool head_step(tsdb_iterator_t *it) {
   bool o_has = it->oi < it->s->nooo;
   if (!it->c_has && !o_has) return false;
   if (it->c_has && (!o_has || it->ct <= it->s->ooo[it->oi].t)) {
@@ -262,6 +433,34 @@ bool tsdb_iterator_seek(tsdb_iterator_t *it, int64_t t) {
   if (it->have && it->t >= t) return true;
   if (it->done) return false;
   init_stream(it);
+  /* skip block records that end before t without decoding them */
+  if (!it->blocks_done) {
+    while (it->bi >= it->bn && it->bs < it->s->nbsrc) {
+      const blk_src_t *src = &it->s->bsrc[it->bs];
+      if (it->br < src->nrecs && src->recs[it->br].maxt < t) {
+        it->br++;
+        continue;
+      }
+      if (it->br >= src->nrecs) {
+        it->bs++;
+        it->br = 0;
+        continue;
+      }
+      break;
+    }
+    /* within the decoded record: binary search */
+    if (it->bi < it->bn && it->bt[it->bn - 1] >= t) {
+      size_t lo = it->bi, hi = it->bn;
+      while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (it->bt[mid] < t) lo = mid + 1;
+        else hi = mid;
+      }
+      it->bi = lo;
+    } else if (it->bi < it->bn) {
+      it->bi = it->bn;
+    }
+  }
   /* fast-forward the chunk stream's lookahead to the first sample >= t */
   while (it->c_has && it->ct < t) {
     if (chunk_xor_iter_seek(&it->ci, t)) {
@@ -288,14 +487,67 @@ void tsdb_iterator_at(const tsdb_iterator_t *it, int64_t *t, double *v) {
 
 int tsdb_iterator_err(const tsdb_iterator_t *it) { return it->err; }
 
+static int cmp_cstr(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Merges the names or values found in blocks into the head's sorted,
+ * caller-owned list. */
+static int add_block_strings(tsdb_querier_t *q, const char *name, tsdb__matcher_t *cm,
+                             size_t n, char ***out, size_t *count, char *err,
+                             size_t errlen) {
+  block_t **blocks;
+  size_t nb;
+  tsdb__blocks_snapshot(q->db, q->mint, q->maxt, &blocks, &nb);
+  const char **found = NULL;
+  size_t nfound = 0, cap = 0;
+  int rc = 0;
+  for (size_t i = 0; i < nb && rc == 0; i++) {
+    if (n == 0) {
+      rc = tsdb__block_label_strings(blocks[i], name, NULL, 0, &found, &nfound, &cap);
+    } else {
+      uint32_t *ords;
+      size_t nords;
+      rc = tsdb__block_select(blocks[i], cm, n, &ords, &nords);
+      if (rc == 0)
+        rc = tsdb__block_label_strings(blocks[i], name, ords, nords, &found, &nfound, &cap);
+      if (rc == 0) free(ords);
+    }
+    if (rc != 0) ph_err(err, errlen, rc, "block %s: index is corrupt", tsdb__block_id(blocks[i]));
+  }
+  if (rc == 0 && nfound > 0) {
+    char **merged = ph_malloc((*count + nfound) * sizeof(char *));
+    size_t m = 0;
+    for (size_t i = 0; i < *count; i++) merged[m++] = (*out)[i];
+    for (size_t i = 0; i < nfound; i++) merged[m++] = ph_strdup(found[i]);
+    qsort(merged, m, sizeof(char *), cmp_cstr);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++) {
+      if (u > 0 && strcmp(merged[u - 1], merged[i]) == 0) {
+        free(merged[i]);
+        continue;
+      }
+      merged[u++] = merged[i];
+    }
+    free(*out);
+    *out = merged;
+    *count = u;
+  }
+  free(found);
+  for (size_t i = 0; i < nb; i++) tsdb__block_unref(blocks[i]);
+  free(blocks);
+  return rc;
+}
+
 int tsdb_label_names(tsdb_querier_t *q, const tsdb_matcher_t *m, size_t n,
                      char ***out, size_t *count, char *err, size_t errlen) {
   tsdb__matcher_t *cm;
   int rc = compile_all(m, n, &cm, err, errlen);
   if (rc != 0) return rc;
   tsdb__head_label_names(q->db->head, cm, n, out, count);
+  rc = add_block_strings(q, NULL, cm, n, out, count, err, errlen);
   free_all(cm, n);
-  return 0;
+  return rc;
 }
 
 int tsdb_label_values(tsdb_querier_t *q, const char *name,
@@ -305,8 +557,9 @@ int tsdb_label_values(tsdb_querier_t *q, const char *name,
   int rc = compile_all(m, n, &cm, err, errlen);
   if (rc != 0) return rc;
   tsdb__head_label_values(q->db->head, name, cm, n, out, count);
+  rc = add_block_strings(q, name, cm, n, out, count, err, errlen);
   free_all(cm, n);
-  return 0;
+  return rc;
 }
 
 void tsdb_strings_free(char **s, size_t count) {

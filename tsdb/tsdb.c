@@ -126,6 +126,8 @@ static void replay_sample(void *ud, uint64_t ref, int64_t t, double v) {
 
 static void *background(void *arg) {
   tsdb_t *db = arg;
+  int64_t last_maint = ph_now_ms();
+  int64_t maint_every = db->opt.maintain_interval_ms > 0 ? db->opt.maintain_interval_ms : 60000;
   pthread_mutex_lock(&db->bg_mu);
   while (!db->closing) {
     struct timespec ts;
@@ -141,6 +143,12 @@ static void *background(void *arg) {
     if (db->closing) break;
     pthread_mutex_unlock(&db->bg_mu);
     if (db->opt.wal_fsync == TSDB_WAL_FSYNC_INTERVAL) tsdb__wal_sync(db->wal);
+    int64_t now = ph_now_ms();
+    if (now - last_maint >= maint_every) {
+      char err[512];
+      tsdb_maintain(db, err, sizeof err);
+      last_maint = now;
+    }
     pthread_mutex_lock(&db->bg_mu);
   }
   pthread_mutex_unlock(&db->bg_mu);
@@ -174,6 +182,9 @@ int tsdb_open(const tsdb_options_t *o, tsdb_t **out, char *err, size_t errlen) {
   if (db->opt.wal_fsync_interval_ms <= 0) db->opt.wal_fsync_interval_ms = 1000;
   pthread_mutex_init(&db->bg_mu, NULL);
   pthread_cond_init(&db->bg_cv, NULL);
+  pthread_mutex_init(&db->blocks_mu, NULL);
+  pthread_mutex_init(&db->maint_mu, NULL);
+  pthread_rwlock_init(&db->gc_mu, NULL);
   int rc;
   if (mkdir_p(db->path) != 0) {
     rc = ph_err(err, errlen, PH_EIO, "create data directory %s: %s", db->path,
@@ -191,12 +202,20 @@ int tsdb_open(const tsdb_options_t *o, tsdb_t **out, char *err, size_t errlen) {
   }
   db->symtab = symtab_new();
   db->head = tsdb__head_new(db, db->opt.block_range_ms, db->opt.ooo_window_ms);
+  rc = tsdb__load_blocks(db, err, errlen);
+  if (rc != 0) goto fail;
+  /* samples older than the newest block are in blocks already: replay and
+   * appends treat them as out of bounds */
+  int64_t bmax = tsdb__blocks_maxt(db);
+  if (bmax != INT64_MIN) tsdb__head_truncate(db->head, bmax);
 
   replay_state_t rs = {.db = db};
   wal_replay_cb_t cb = {replay_series, replay_sample, &rs};
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
+  tsdb__head_set_replaying(db->head, true);
   rc = tsdb__wal_open(db->path, db->opt.wal_fsync, &cb, &db->wal, err, errlen);
+  tsdb__head_set_replaying(db->head, false);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   free(rs.alias);
   if (rc != 0) goto fail;
@@ -235,10 +254,14 @@ void tsdb_close(tsdb_t *db) {
   }
   tsdb__wal_close(db->wal);
   tsdb__head_free(db->head);
+  tsdb__blocks_close(db);
   symtab_free(db->symtab);
   if (db->lock_fd >= 0) close(db->lock_fd);
   pthread_cond_destroy(&db->bg_cv);
   pthread_mutex_destroy(&db->bg_mu);
+  pthread_mutex_destroy(&db->blocks_mu);
+  pthread_mutex_destroy(&db->maint_mu);
+  pthread_rwlock_destroy(&db->gc_mu);
   free(db->path);
   free(db);
 }
@@ -298,6 +321,13 @@ int tsdb_appender_commit(tsdb_appender_t *a, char *err, size_t errlen) {
   tsdb_t *db = a->db;
   int rc = 0;
   if (a->n == 0) goto done;
+  pthread_rwlock_rdlock(&db->gc_mu);
+  /* series the head dropped since they were added: find or recreate them */
+  for (size_t i = 0; i < a->n; i++) {
+    if (!atomic_load(&a->p[i].s->deleted)) continue;
+    bool created;
+    a->p[i].s = tsdb__head_get_or_create(db->head, a->p[i].s->labels, 0, &created);
+  }
   strbuf_t rec = STRBUF_INIT, ser = STRBUF_INIT;
   size_t nser = 0;
   uint64_t batch = atomic_fetch_add(&db->next_batch, 1) + 1;
@@ -333,7 +363,10 @@ int tsdb_appender_commit(tsdb_appender_t *a, char *err, size_t errlen) {
   rc = tsdb__wal_log(db->wal, WAL_REC_BATCH, (const uint8_t *)rec.data, rec.len,
                      err, errlen);
   strbuf_free(&rec);
-  if (rc != 0) goto done;
+  if (rc != 0) {
+    pthread_rwlock_unlock(&db->gc_mu);
+    goto done;
+  }
   uint64_t applied = 0;
   for (size_t i = 0; i < a->n; i++) {
     atomic_store(&a->p[i].s->logged, true);
@@ -341,6 +374,7 @@ int tsdb_appender_commit(tsdb_appender_t *a, char *err, size_t errlen) {
       applied++;
   }
   atomic_fetch_add(&db->samples_appended, applied);
+  pthread_rwlock_unlock(&db->gc_mu);
 done:
   free(a->p);
   free(a);
@@ -358,4 +392,23 @@ void tsdb_get_stats(tsdb_t *db, tsdb_stats_t *st) {
   tsdb__head_stats(db->head, st);
   st->head_samples_appended = atomic_load(&db->samples_appended);
   st->wal_bytes = tsdb__wal_bytes(db->wal);
+  tsdb__blocks_stats(db, st);
+}
+
+void tsdb_get_cardinality(tsdb_t *db, size_t limit, tsdb_cardinality_t *out) {
+  memset(out, 0, sizeof *out);
+  tsdb__head_cardinality(db->head, limit, out);
+}
+
+static void free_counts(tsdb_count_t *v, size_t n) {
+  for (size_t i = 0; i < n; i++) free(v[i].name);
+  free(v);
+}
+
+void tsdb_cardinality_free(tsdb_cardinality_t *c) {
+  free_counts(c->series_by_metric, c->nseries_by_metric);
+  free_counts(c->values_by_label, c->nvalues_by_label);
+  free_counts(c->memory_by_label, c->nmemory_by_label);
+  free_counts(c->series_by_pair, c->nseries_by_pair);
+  memset(c, 0, sizeof *c);
 }

@@ -43,6 +43,7 @@ typedef struct tsdb_options {
   tsdb_wal_fsync_t wal_fsync;
   int64_t wal_fsync_interval_ms;
   bool no_background;            /* tests: no background compaction thread */
+  int64_t maintain_interval_ms;  /* background cut/compact/retention; 1m */
 } tsdb_options_t;
 
 void tsdb_options_default(tsdb_options_t *o);
@@ -143,5 +144,47 @@ typedef struct tsdb_stats {
 } tsdb_stats_t;
 
 void tsdb_get_stats(tsdb_t *db, tsdb_stats_t *st);
+
+/* One round of the background work, now: cut the head's oldest range into
+ * a block when it spans 1.5 block ranges, checkpoint the WAL, compact
+ * blocks, apply retention.  The background thread calls it every minute;
+ * tests and admin actions may call it directly. */
+int tsdb_maintain(tsdb_t *db, char *err, size_t errlen);
+
+/* One entry per block, oldest first, for `pharosctl tsdb inspect` and the
+ * status API; free with tsdb_blocks_info_free. */
+typedef struct tsdb_block_info {
+  char id[27];
+  int64_t mint, maxt;
+  int level;
+  uint64_t series, samples, bytes;
+} tsdb_block_info_t;
+
+void tsdb_blocks_info(tsdb_t *db, tsdb_block_info_t **out, size_t *n);
+void tsdb_blocks_info_free(tsdb_block_info_t *info);
+
+/* Cardinality of the head for /api/v1/status/tsdb: the top `limit` entries
+ * of each list, largest first (ties by name).  Owned by the caller:
+ * tsdb_cardinality_free. */
+typedef struct tsdb_count {
+  char *name;     /* metric name, label name, or "name=value" */
+  uint64_t value;
+} tsdb_count_t;
+
+typedef struct tsdb_cardinality {
+  uint64_t num_series;
+  uint64_t num_label_pairs;
+  tsdb_count_t *series_by_metric;     /* series count by metric name */
+  size_t nseries_by_metric;
+  tsdb_count_t *values_by_label;      /* distinct values per label name */
+  size_t nvalues_by_label;
+  tsdb_count_t *memory_by_label;      /* bytes of values per label name */
+  size_t nmemory_by_label;
+  tsdb_count_t *series_by_pair;       /* series count per label pair */
+  size_t nseries_by_pair;
+} tsdb_cardinality_t;
+
+void tsdb_get_cardinality(tsdb_t *db, size_t limit, tsdb_cardinality_t *out);
+void tsdb_cardinality_free(tsdb_cardinality_t *c);
 
 #endif

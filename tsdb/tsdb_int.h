@@ -84,6 +84,7 @@ typedef struct head_series {
   uint64_t last_v_bits;
   atomic_bool logged;          /* its series record is in the WAL */
   atomic_uint_fast64_t batch;  /* last appender batch that logged it */
+  atomic_bool deleted;         /* unlinked by truncation */
 } head_series_t;
 
 typedef struct head head_t;
@@ -112,6 +113,14 @@ void tsdb__head_label_names(head_t *h, tsdb__matcher_t *m, size_t n,
 void tsdb__head_label_values(head_t *h, const char *name, tsdb__matcher_t *m,
                              size_t n, char ***out, size_t *count);
 uint64_t tsdb__head_next_ref(head_t *h);
+void tsdb__head_all_series(head_t *h, head_series_t ***out, size_t *n);
+void tsdb__head_series_samples(head_series_t *s, int64_t mint, int64_t maxt,
+                               int64_t **ts, double **vs, size_t *cap, size_t *n);
+bool tsdb__head_series_range(head_series_t *s, int64_t *mint, int64_t *maxt);
+void tsdb__head_truncate(head_t *h, int64_t t);
+int64_t tsdb__head_min_valid(head_t *h);
+void tsdb__head_set_replaying(head_t *h, bool on);
+void tsdb__head_cardinality(head_t *h, size_t limit, tsdb_cardinality_t *out);
 
 /* ---- wal.c ---- */
 
@@ -135,6 +144,13 @@ void tsdb__wal_close(wal_t *w);
 int tsdb__wal_log(wal_t *w, uint8_t type, const uint8_t *payload, size_t len,
                   char *err, size_t errlen);
 int tsdb__wal_sync(wal_t *w);
+/* Checkpointing: begin starts a new segment and a checkpoint file that
+ * will stand for all older segments; add writes batch records into it;
+ * finish(commit) makes it durable and deletes what it replaces. */
+typedef struct wal_ckpt wal_ckpt_t;
+int tsdb__wal_checkpoint_begin(wal_t *w, wal_ckpt_t **out, char *err, size_t errlen);
+int tsdb__wal_checkpoint_add(wal_ckpt_t *c, const uint8_t *payload, size_t len);
+int tsdb__wal_checkpoint_finish(wal_ckpt_t *c, bool commit, char *err, size_t errlen);
 uint64_t tsdb__wal_bytes(wal_t *w);
 
 /* varint helpers (LEB128, zigzag for signed) */
@@ -143,6 +159,77 @@ void tsdb__put_varint(strbuf_t *b, int64_t v);
 /* Return bytes consumed, 0 on malformed/short input. */
 size_t tsdb__get_uvarint(const uint8_t *p, size_t n, uint64_t *v);
 size_t tsdb__get_varint(const uint8_t *p, size_t n, int64_t *v);
+
+/* ---- block.c ---- */
+
+#define BLOCK_MAX_RECORD 8192 /* samples per chunk record in a block */
+
+/* What the block writer writes: series in label order, their samples
+ * fetched one series at a time through a callback so a block never has
+ * to fit in memory.  The callback's arrays stay valid until its next call;
+ * it returns 0 or an error that aborts the write. */
+typedef struct block_input {
+  int64_t mint, maxt;          /* [mint, maxt) */
+  int64_t created_ms;          /* for the ULID */
+  int level;                   /* 1 for a head cut */
+  const char *const *sources;  /* ids of compacted blocks (none for a cut) */
+  size_t nsources;
+  labels_t *const *labels;     /* sorted by labels_cmp, unique */
+  size_t nseries;
+  int (*samples)(void *ud, size_t i, const int64_t **ts, const double **v,
+                 size_t *n);
+  void *ud;
+} block_input_t;
+
+/* An open block: mmapped files, reference counted (queriers hold one). */
+typedef struct block block_t;
+
+typedef struct block_rec {
+  int64_t mint, maxt;  /* first and last sample time */
+  uint64_t offset;     /* in the chunks file */
+  uint32_t count;
+} block_rec_t;
+
+void tsdb__ulid_new(int64_t ms, char out[27]);
+void tsdb__fsync_dir(const char *dir);
+int tsdb__rmdir_r(const char *dir);
+/* Writes a block directory; id_out (27 bytes) receives its id. */
+int tsdb__block_write(const char *dbdir, const block_input_t *in, char *id_out,
+                      char *err, size_t errlen);
+int tsdb__block_open(const char *dbdir, const char *id, block_t **out, char *err,
+                     size_t errlen);
+void tsdb__block_ref(block_t *b);
+/* Drops a reference; the last one unmaps (and deletes, if marked). */
+void tsdb__block_unref(block_t *b);
+void tsdb__block_mark_deleted(block_t *b);
+const char *tsdb__block_id(const block_t *b);
+const char *tsdb__block_dir(const block_t *b);
+int64_t tsdb__block_mint(const block_t *b);
+int64_t tsdb__block_maxt(const block_t *b);
+int tsdb__block_level(const block_t *b);
+uint64_t tsdb__block_bytes(const block_t *b);
+uint64_t tsdb__block_nseries(const block_t *b);
+uint64_t tsdb__block_nsamples(const block_t *b);
+size_t tsdb__block_sources(const block_t *b, char *const **src);
+/* Series ordinals matching all matchers, sorted; *out malloc'd. */
+int tsdb__block_select(const block_t *b, tsdb__matcher_t *m, size_t nm,
+                       uint32_t **out, size_t *n);
+/* Labels (new set, caller frees) and chunk records (malloc'd) of a series. */
+int tsdb__block_series(const block_t *b, uint32_t ord, labels_t **ls,
+                       block_rec_t **recs, size_t *nrecs);
+int tsdb__block_read_record(const block_t *b, const block_rec_t *rec, int64_t **ts,
+                            double **vs, size_t *n, char *err, size_t errlen);
+int tsdb__block_label_strings(const block_t *b, const char *name, const uint32_t *ords,
+                              size_t nords, const char ***out, size_t *n, size_t *cap);
+
+/* ---- compact.c ---- */
+int tsdb__load_blocks(tsdb_t *db, char *err, size_t errlen);
+void tsdb__blocks_close(tsdb_t *db);
+/* Blocks overlapping [mint, maxt], with a reference each (unref them). */
+void tsdb__blocks_snapshot(tsdb_t *db, int64_t mint, int64_t maxt, block_t ***out,
+                           size_t *n);
+int64_t tsdb__blocks_maxt(tsdb_t *db);
+void tsdb__blocks_stats(tsdb_t *db, tsdb_stats_t *st);
 
 /* ---- tsdb.c ---- */
 
@@ -157,6 +244,11 @@ struct tsdb {
   pthread_mutex_t bg_mu;
   pthread_cond_t bg_cv;
   bool closing;
+  block_t **blocks;         /* open blocks sorted by mint; blocks_mu */
+  size_t nblocks, blocks_cap;
+  pthread_mutex_t blocks_mu;
+  pthread_mutex_t maint_mu; /* one maintenance round at a time */
+  pthread_rwlock_t gc_mu;   /* commits read-lock; head truncation write-locks */
   atomic_uint_fast64_t samples_appended;
   atomic_uint_fast64_t next_batch;
   int lock_fd;              /* flock on dir/lock */

@@ -253,6 +253,45 @@ static int open_segment(wal_t *w, uint32_t seq, char *err, size_t errlen) {
   return 0;
 }
 
+/* Newest checkpoint number in the directory, or -1. */
+static long newest_checkpoint(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d == NULL) return -1;
+  long best = -1;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    const char *s = de->d_name;
+    if (strncmp(s, "checkpoint.", 11) != 0 || strlen(s) != 19 ||
+        strspn(s + 11, "0123456789") != 8)
+      continue;
+    long v = strtol(s + 11, NULL, 10);
+    if (v > best) best = v;
+  }
+  closedir(d);
+  return best;
+}
+
+/* Removes segments numbered <= upto and checkpoints older than keep, and
+ * temporary checkpoint files. */
+static void remove_old(const char *dir, long upto, long keep) {
+  DIR *d = opendir(dir);
+  if (d == NULL) return;
+  struct dirent *de;
+  char p[4200];
+  while ((de = readdir(d)) != NULL) {
+    const char *s = de->d_name;
+    bool del = false;
+    if (strlen(s) == 8 && strspn(s, "0123456789") == 8)
+      del = strtol(s, NULL, 10) <= upto;
+    else if (strncmp(s, "checkpoint.", 11) == 0)
+      del = strstr(s, ".tmp") != NULL || (strlen(s) == 19 && strtol(s + 11, NULL, 10) < keep);
+    if (!del) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, s);
+    unlink(p);
+  }
+  closedir(d);
+}
+
 int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode,
                    const wal_replay_cb_t *cb, wal_t **out, char *err,
                    size_t errlen) {
@@ -268,6 +307,20 @@ int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode,
     tsdb__wal_close(w);
     return rc;
   }
+  long ck = newest_checkpoint(w->dir);
+  if (ck >= 0) {
+    char cpath[4200];
+    snprintf(cpath, sizeof cpath, "%s/checkpoint.%08ld", w->dir, ck);
+    uint64_t size = 0;
+    uint64_t good = replay_segment(cpath, cb, &size);
+    if (good < size) {
+      char off_s[32];
+      snprintf(off_s, sizeof off_s, "%llu", (unsigned long long)good);
+      log_error("WAL checkpoint is corrupt; samples after this offset are lost",
+                "file", cpath, "offset", off_s);
+    }
+    remove_old(w->dir, ck, ck);
+  }
   uint32_t *segs;
   size_t nseg;
   if (list_segments(w->dir, &segs, &nseg) != 0) {
@@ -275,8 +328,9 @@ int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode,
     tsdb__wal_close(w);
     return rc;
   }
-  uint32_t last = 0;
+  uint32_t last = ck >= 0 ? (uint32_t)ck : 0;
   for (size_t i = 0; i < nseg; i++) {
+    if (ck >= 0 && segs[i] <= (uint32_t)ck) continue;
     char path[4096];
     seg_path(w, segs[i], path, sizeof path);
     uint64_t size = 0;
@@ -386,4 +440,75 @@ uint64_t tsdb__wal_bytes(wal_t *w) {
   uint64_t b = w->total_bytes;
   pthread_mutex_unlock(&w->mu);
   return b;
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+struct wal_ckpt {
+  wal_t *w;
+  uint32_t upto;  /* the checkpoint covers segments <= upto */
+  int fd;
+  char final[4200], tmp[4300];
+  int err;
+};
+
+int tsdb__wal_checkpoint_begin(wal_t *w, wal_ckpt_t **out, char *err, size_t errlen) {
+  pthread_mutex_lock(&w->mu);
+  uint32_t upto = w->seq;
+  int rc = open_segment(w, w->seq + 1, err, errlen);
+  w->failed = false;
+  pthread_mutex_unlock(&w->mu);
+  if (rc != 0) return rc;
+  wal_ckpt_t *c = ph_calloc(1, sizeof(*c));
+  c->w = w;
+  c->upto = upto;
+  snprintf(c->final, sizeof c->final, "%s/checkpoint.%08u", w->dir, upto);
+  snprintf(c->tmp, sizeof c->tmp, "%s.tmp", c->final);
+  c->fd = open(c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (c->fd < 0) {
+    rc = ph_err(err, errlen, PH_EIO, "create %s: %s", c->tmp, strerror(errno));
+    free(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+int tsdb__wal_checkpoint_add(wal_ckpt_t *c, const uint8_t *payload, size_t len) {
+  if (c->err) return c->err;
+  uint8_t hdr[WAL_HEADER];
+  uint32_t crc = tsdb__crc32c(0, payload, len);
+  hdr[0] = WAL_REC_BATCH;
+  for (int i = 0; i < 4; i++) {
+    hdr[1 + i] = (uint8_t)(len >> (8 * i));
+    hdr[5 + i] = (uint8_t)(crc >> (8 * i));
+  }
+  struct iovec iov[2] = {{hdr, WAL_HEADER}, {(void *)payload, len}};
+  ssize_t n = writev(c->fd, iov, 2);
+  if (n < 0 || (size_t)n != WAL_HEADER + len) c->err = errno == ENOSPC ? PH_ENOSPC : PH_EIO;
+  return c->err;
+}
+
+int tsdb__wal_checkpoint_finish(wal_ckpt_t *c, bool commit, char *err, size_t errlen) {
+  int rc = c->err;
+  if (rc == 0 && commit && fsync(c->fd) != 0) rc = PH_EIO;
+  close(c->fd);
+  if (rc == 0 && commit) {
+    if (rename(c->tmp, c->final) != 0) {
+      rc = PH_EIO;
+    } else {
+      tsdb__fsync_dir(c->w->dir);
+      remove_old(c->w->dir, (long)c->upto, (long)c->upto);
+      struct stat st;
+      uint64_t total = 0;
+      if (stat(c->final, &st) == 0) total += (uint64_t)st.st_size;
+      pthread_mutex_lock(&c->w->mu);
+      c->w->total_bytes = total + c->w->seg_bytes;
+      pthread_mutex_unlock(&c->w->mu);
+    }
+  }
+  if (rc != 0 || !commit) unlink(c->tmp);
+  if (rc != 0) ph_err(err, errlen, rc, "write WAL checkpoint %s failed", c->final);
+  free(c);
+  return rc;
 }
