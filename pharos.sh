@@ -84,7 +84,16 @@ case "$cmd" in
     fetch_peers
     setup_build build-test -Db_sanitize=address,undefined -Db_lundef=false
     export PHAROS_PEERS_DIR="$PWD/.cache/peers/root"
-    meson test -C build-test --print-errorlogs --num-processes 2 "$@"
+    rc=0
+    meson test -C build-test --print-errorlogs --num-processes 2 "$@" || rc=$?
+    if [ $# -eq 0 ]; then
+      # The concurrency tests once more under ThreadSanitizer.
+      [ -f build-tsan/build.ninja ] || meson setup build-tsan -Db_sanitize=thread >/dev/null
+      ninja -C build-tsan tests/unit/tsdb/test_tsdb_tsdb tests/unit/common/test_common_labels
+      TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --no-rebuild --print-errorlogs \
+        tsdb_tsdb common_labels || rc=$?
+    fi
+    exit $rc
     ;;
   *)
     echo "usage: ./pharos.sh run [pharos flags] | test [meson test args] | build" >&2
