@@ -281,7 +281,10 @@ static void respond_owned(httpd_req_t *r, int status, const char *ct,
   }
   r->responded = true;
   bool gz = false;
-  if (len >= 1024 && len < (1u << 31) && accepts_gzip(r)) {
+  bool encoded = false;
+  for (size_t i = 0; i < r->nheaders; i++)
+    if (strcasecmp(r->headers[i].name, "Content-Encoding") == 0) encoded = true;
+  if (!encoded && len >= 1024 && len < (1u << 31) && accepts_gzip(r)) {
     char *z;
     size_t zlen;
     if (gzip_body(body, len, &z, &zlen)) {

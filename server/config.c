@@ -112,6 +112,7 @@ static int load(server_t *s, const char *path, char *err, size_t errlen) {
   rc = decode(doc, &cfg, err, errlen);
   ydoc_free(doc);
   if (rc != 0) return rc;
+  s->ooo_window_ms = cfg.ooo_window_ms;
 
   /* Keep the text for /api/v1/status/config. */
   char *text = NULL;

@@ -10,6 +10,8 @@
  */
 #include "server.h"
 
+#include "remote_api.h"
+
 #include "log.h"
 #include "mem.h"
 #include "ph_error.h"
@@ -177,6 +179,21 @@ int main(int argc, char **argv) {
     goto out;
   }
 
+  tsdb_options_t topt;
+  tsdb_options_default(&topt);
+  topt.path = f->storage_path;
+  topt.retention_ms = f->retention_time_ms;
+  topt.retention_bytes = f->retention_size;
+  topt.ooo_window_ms = s.ooo_window_ms;
+  topt.wal_fsync = strcmp(f->wal_fsync, "commit") == 0 ? TSDB_WAL_FSYNC_COMMIT
+                                                       : TSDB_WAL_FSYNC_INTERVAL;
+  if (tsdb_open(&topt, &s.db, err, sizeof err) != 0) {
+    log_error("Opening storage failed", "err", err);
+    rc = 1;
+    goto out;
+  }
+  log_info("TSDB started", "path", f->storage_path);
+
   s.http = httpd_new(NULL);
   web_register(&s);
   if (httpd_start(s.http, f->listen_address, err, sizeof err) != 0) {
@@ -219,6 +236,8 @@ int main(int argc, char **argv) {
 
 out:
   httpd_free(s.http);
+  remote_api_shutdown();
+  tsdb_close(s.db);
   free(s.config_text);
   close(s.reload_pipe[0]);
   close(s.reload_pipe[1]);

@@ -9,7 +9,9 @@
 #define PHAROS_SERVER_H
 
 #include "flags.h"
+#include "api.h"
 #include "httpd.h"
+#include "tsdb.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,6 +40,9 @@ typedef struct server {
   server_flags_t flags;
   flags_t *flagset;           /* owned */
   httpd_t *http;              /* owned */
+  tsdb_t *db;                 /* owned; opened before the HTTP server starts */
+  api_t api;                  /* the query API's view of the server */
+  int64_t ooo_window_ms;      /* from the config's storage.tsdb section */
   int64_t start_time_ms;
   atomic_bool ready;          /* true once storage is open and serving */
   pthread_mutex_t reload_mu;  /* serialises config reloads */

@@ -5,6 +5,8 @@
  */
 #include "server.h"
 
+#include "remote_api.h"
+
 #include "json.h"
 #include "log.h"
 #include "pharos_version.h"
@@ -171,7 +173,46 @@ static void handle_root(httpd_req_t *r, void *ud) {
   httpd_respond(r, 302, TEXT_PLAIN, "", 0);
 }
 
+static char *api_config_text(void *ud) {
+  server_t *s = ud;
+  pthread_mutex_lock(&s->reload_mu);
+  char *t = strdup(s->config_text ? s->config_text : "");
+  pthread_mutex_unlock(&s->reload_mu);
+  return t;
+}
+
+static bool api_reload_ok(void *ud) {
+  server_t *s = ud;
+  pthread_mutex_lock(&s->reload_mu);
+  bool ok = s->last_reload_ok;
+  pthread_mutex_unlock(&s->reload_mu);
+  return ok;
+}
+
+static int64_t api_last_config(void *ud) {
+  server_t *s = ud;
+  pthread_mutex_lock(&s->reload_mu);
+  int64_t t = s->last_reload_success_ms;
+  pthread_mutex_unlock(&s->reload_mu);
+  return t;
+}
+
 void web_register(server_t *s) {
+  s->api = (api_t){
+      .db = s->db,
+      .flags = s->flagset,
+      .lookback_ms = s->flags.lookback_delta_ms,
+      .query_timeout_ms = s->flags.query_timeout_ms,
+      .max_samples = s->flags.query_max_samples,
+      .start_time_ms = s->start_time_ms,
+      .retention_ms = s->flags.retention_time_ms,
+      .ud = s,
+      .config_text = api_config_text,
+      .reload_ok = api_reload_ok,
+      .last_config_ms = api_last_config,
+  };
+  api_register(s->http, &s->api);
+  remote_api_register(s);
   httpd_route(s->http, "GET", "/-/healthy", handle_healthy, s);
   httpd_route(s->http, "HEAD", "/-/healthy", handle_healthy, s);
   httpd_route(s->http, "GET", "/-/ready", handle_ready, s);

@@ -404,7 +404,8 @@ int tsdb__wal_log(wal_t *w, uint8_t type, const uint8_t *payload, size_t len,
     int e = n < 0 ? errno : ENOSPC;
     w->failed = true;
     if (n > 0 && ftruncate(w->fd, (off_t)w->seg_bytes) == 0) w->failed = false;
-    rc = ph_err(err, errlen, e == ENOSPC ? PH_ENOSPC : PH_EIO,
+    bool full = e == ENOSPC || e == EFBIG || e == EDQUOT;
+    rc = ph_err(err, errlen, full ? PH_ENOSPC : PH_EIO,
                 "write to WAL segment %08u: %s", w->seq, strerror(e));
     goto out;
   }

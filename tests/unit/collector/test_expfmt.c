@@ -885,7 +885,7 @@ static void test_node_exporter_fixture(void **state) {
   (void)state;
   const char *path = fixture_path();
   assert_non_null(path);
-  size_t len;
+  size_t len = 0;
   char *buf = slurp(path, &len);
   assert_non_null(buf);
   want_t wants[] = {
