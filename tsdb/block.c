@@ -443,7 +443,7 @@ struct block {
   int level;
   char **sources; /* owned */
   size_t nsources;
-  uint64_t nsamples, bytes;
+  uint64_t nsamples, nchunks, bytes;
   atomic_int refs;
   bool deleted;   /* remove the directory when the last reference goes */
   const uint8_t *idx;
@@ -538,6 +538,7 @@ int tsdb__block_open(const char *dbdir, const char *id, block_t **out, char *err
   b->maxt = json_int_field(meta, "maxTime", &ok);
   b->level = (int)json_int_field(meta, "level", &ok);
   b->nsamples = (uint64_t)json_int_field(meta, "numSamples", &ok);
+  b->nchunks = (uint64_t)json_int_field(meta, "numChunks", &ok);
   if (!ok) {
     rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: missing or bad meta.json", b->dir);
     goto fail;
@@ -622,6 +623,7 @@ int tsdb__block_level(const block_t *b) { return b->level; }
 uint64_t tsdb__block_bytes(const block_t *b) { return b->bytes; }
 uint64_t tsdb__block_nseries(const block_t *b) { return b->nseries; }
 uint64_t tsdb__block_nsamples(const block_t *b) { return b->nsamples; }
+uint64_t tsdb__block_nchunks(const block_t *b) { return b->nchunks; }
 const char *tsdb__block_dir(const block_t *b) { return b->dir; }
 void tsdb__block_mark_deleted(block_t *b) { b->deleted = true; }
 size_t tsdb__block_sources(const block_t *b, char *const **src) {

@@ -552,6 +552,7 @@ void tsdb_blocks_info(tsdb_t *db, tsdb_block_info_t **out, size_t *n) {
     v[i].level = tsdb__block_level(b);
     v[i].series = tsdb__block_nseries(b);
     v[i].samples = tsdb__block_nsamples(b);
+    v[i].chunks = tsdb__block_nchunks(b);
     v[i].bytes = tsdb__block_bytes(b);
   }
   *n = db->nblocks;

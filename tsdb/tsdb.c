@@ -214,7 +214,8 @@ int tsdb_open(const tsdb_options_t *o, tsdb_t **out, char *err, size_t errlen) {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   tsdb__head_set_replaying(db->head, true);
-  rc = tsdb__wal_open(db->path, db->opt.wal_fsync, &cb, &db->wal, err, errlen);
+  rc = tsdb__wal_open(db->path, db->opt.wal_fsync, db->opt.wal_segment_bytes, &cb,
+                      &db->wal, err, errlen);
   tsdb__head_set_replaying(db->head, false);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   free(rs.alias);

@@ -44,6 +44,7 @@ typedef struct tsdb_options {
   int64_t wal_fsync_interval_ms;
   bool no_background;            /* tests: no background compaction thread */
   int64_t maintain_interval_ms;  /* background cut/compact/retention; 1m */
+  uint64_t wal_segment_bytes;    /* WAL segment size; 0 = 128 MiB */
 } tsdb_options_t;
 
 void tsdb_options_default(tsdb_options_t *o);
@@ -157,7 +158,7 @@ typedef struct tsdb_block_info {
   char id[27];
   int64_t mint, maxt;
   int level;
-  uint64_t series, samples, bytes;
+  uint64_t series, samples, chunks, bytes;
 } tsdb_block_info_t;
 
 void tsdb_blocks_info(tsdb_t *db, tsdb_block_info_t **out, size_t *n);

@@ -136,7 +136,7 @@ typedef struct wal_replay_cb {
   void *ud;
 } wal_replay_cb_t;
 
-int tsdb__wal_open(const char *dir, tsdb_wal_fsync_t mode,
+int tsdb__wal_open(const char *dir, tsdb_wal_fsync_t mode, uint64_t segment_bytes,
                    const wal_replay_cb_t *cb, wal_t **out, char *err,
                    size_t errlen);
 void tsdb__wal_close(wal_t *w);
@@ -210,6 +210,7 @@ int tsdb__block_level(const block_t *b);
 uint64_t tsdb__block_bytes(const block_t *b);
 uint64_t tsdb__block_nseries(const block_t *b);
 uint64_t tsdb__block_nsamples(const block_t *b);
+uint64_t tsdb__block_nchunks(const block_t *b);
 size_t tsdb__block_sources(const block_t *b, char *const **src);
 /* Series ordinals matching all matchers, sorted; *out malloc'd. */
 int tsdb__block_select(const block_t *b, tsdb__matcher_t *m, size_t nm,

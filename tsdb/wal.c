@@ -46,6 +46,7 @@
 struct wal {
   char *dir;             /* owned: <db>/wal */
   tsdb_wal_fsync_t mode;
+  uint64_t seg_limit;    /* start a new segment past this size */
   pthread_mutex_t mu;    /* guards everything below */
   int fd;                /* current segment */
   uint32_t seq;          /* its number */
@@ -292,7 +293,7 @@ static void remove_old(const char *dir, long upto, long keep) {
   closedir(d);
 }
 
-int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode,
+int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode, uint64_t segment_bytes,
                    const wal_replay_cb_t *cb, wal_t **out, char *err,
                    size_t errlen) {
   wal_t *w = ph_calloc(1, sizeof(*w));
@@ -300,6 +301,7 @@ int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode,
   w->dir = ph_malloc(dl);
   snprintf(w->dir, dl, "%s/wal", dbdir);
   w->mode = mode;
+  w->seg_limit = segment_bytes ? segment_bytes : WAL_SEGMENT_BYTES;
   w->fd = -1;
   pthread_mutex_init(&w->mu, NULL);
   if (mkdir(w->dir, 0755) != 0 && errno != EEXIST) {
@@ -313,6 +315,7 @@ int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode,
     snprintf(cpath, sizeof cpath, "%s/checkpoint.%08ld", w->dir, ck);
     uint64_t size = 0;
     uint64_t good = replay_segment(cpath, cb, &size);
+    w->total_bytes += size;
     if (good < size) {
       char off_s[32];
       snprintf(off_s, sizeof off_s, "%llu", (unsigned long long)good);
@@ -357,7 +360,18 @@ int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode,
     }
   }
   free(segs);
-  int rc = open_segment(w, last + 1, err, errlen);
+  /* keep appending to the newest segment (cut at its last good record) so
+   * that opening a database does not leave an empty segment behind */
+  int rc;
+  if (nseg > 0 && last > (ck >= 0 ? (uint32_t)ck : 0)) {
+    rc = open_segment(w, last, err, errlen);
+    if (rc == 0) {
+      struct stat st;
+      if (fstat(w->fd, &st) == 0) w->seg_bytes = (uint64_t)st.st_size;
+    }
+  } else {
+    rc = open_segment(w, last + 1, err, errlen);
+  }
   if (rc != 0) {
     tsdb__wal_close(w);
     return rc;
@@ -390,7 +404,7 @@ int tsdb__wal_log(wal_t *w, uint8_t type, const uint8_t *payload, size_t len,
   }
   pthread_mutex_lock(&w->mu);
   int rc = 0;
-  if (w->failed || w->seg_bytes + WAL_HEADER + len > WAL_SEGMENT_BYTES) {
+  if (w->failed || (w->seg_bytes > 0 && w->seg_bytes + WAL_HEADER + len > w->seg_limit)) {
     /* after a failed write the segment may end in a partial record: start
      * a fresh one so nothing valid follows garbage */
     rc = open_segment(w, w->seq + 1, err, errlen);
