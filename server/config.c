@@ -1,27 +1,47 @@
 /*
- * config.c - pharos's configuration file (prometheus.yml format).
+ * config.c - pharos's configuration file (prometheus.yml format) and the
+ * scrape manager's life cycle.
  *
  * Loading decodes the whole file into a fresh server_config_t with the
  * strict rules of Prometheus (unknown fields refused, each error naming
  * file:line:column and the field); only when that succeeds does it replace
  * the running configuration, so a failed reload leaves the old one in
- * force.  Without --config.file the built-in default applies: scrape this
- * server itself and collect its own host every 15s.
+ * force.  The sections decoded here are `global`, `storage`,
+ * `scrape_configs` and `scrape_config_files` (the last two, and the
+ * scrape-related global fields, through collector/scrape_config.h);
+ * the other top-level sections are accepted by name for the modules that
+ * own them.  The decoded scrape configuration is kept in s->scrape_cfg
+ * and handed to the scrape manager, which starts after the HTTP server
+ * (server_scrape_start) and applies each successful reload.
+ *
+ * Without --config.file the built-in default applies: a job "pharos"
+ * scraping this server's own /metrics at the address it actually listens
+ * on (0.0.0.0 / :: / empty become localhost), and a job "node" collecting
+ * this host every 15s in-process through the exporter library (the same
+ * parse and append path as a scrape, without HTTP).
  */
 #include "server.h"
 
+#include "exporter.h"
 #include "log.h"
 #include "mem.h"
 #include "ph_error.h"
+#include "scrape.h"
+#include "scrape_config.h"
 #include "timeparse.h"
 #include "ycfg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* The built-in default, used when no --config.file is given. */
-static const char default_config[] =
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* The built-in default, used when no --config.file is given; %s is this
+ * server's own address. */
+static const char default_config_fmt[] =
     "global:\n"
     "  scrape_interval: 15s\n"
     "  scrape_timeout: 10s\n"
@@ -29,47 +49,36 @@ static const char default_config[] =
     "scrape_configs:\n"
     "  - job_name: pharos\n"
     "    static_configs:\n"
-    "      - targets: ['localhost:9090']\n";
+    "      - targets: ['%s']\n"
+    "# job \"node\": this host, collected in-process every 15s (built in).\n";
+
+#define SELF_JOB "node"
+#define SELF_INTERVAL_MS 15000
 
 static const char *const top_fields[] = {
     "global", "scrape_configs", "scrape_config_files", "rule_files", "alerting",
     "remote_write", "remote_read", "storage", "tracing", "runtime", "otlp", NULL};
 
 static const char *const global_fields[] = {
-    "scrape_interval", "scrape_timeout", "evaluation_interval", "external_labels",
-    "query_log_file", "scrape_failure_log_file", "body_size_limit", "sample_limit",
-    "label_limit", "label_name_length_limit", "label_value_length_limit",
-    "target_limit", "keep_dropped_targets", "metric_name_validation_scheme",
-    "scrape_protocols", "rule_query_offset", "convert_classic_histograms_to_nhcb",
-    "always_scrape_classic_histograms", "metric_name_escaping_scheme",
-    "scrape_native_histograms", NULL};
+    "evaluation_interval", "query_log_file", "rule_query_offset",
+    SCRAPE_CONFIG_GLOBAL_FIELDS, NULL};
 
 static const char *const storage_fields[] = {"tsdb", "exemplars", NULL};
 static const char *const tsdb_fields[] = {"out_of_order_time_window", NULL};
 
 typedef struct server_config {
-  int64_t scrape_interval_ms;
-  int64_t scrape_timeout_ms;
   int64_t evaluation_interval_ms;
   int64_t ooo_window_ms;
+  scrape_config_t *scrape; /* owned */
 } server_config_t;
 
 static int decode_global(ycfg_t *c, const ynode_t *n, size_t idx, void *ud) {
   (void)idx;
   server_config_t *cfg = ud;
   int rc = ycfg_check_map(c, n, global_fields);
-  if (rc == 0) rc = ycfg_get_duration(c, n, "scrape_interval", &cfg->scrape_interval_ms);
-  if (rc == 0) rc = ycfg_get_duration(c, n, "scrape_timeout", &cfg->scrape_timeout_ms);
+  if (rc == 0) rc = scrape_config_decode_global(c, n, cfg->scrape);
   if (rc == 0)
     rc = ycfg_get_duration(c, n, "evaluation_interval", &cfg->evaluation_interval_ms);
-  if (rc == 0) {
-    ycfg_pair_t *pairs;
-    size_t count;
-    rc = ycfg_get_string_map(c, n, "external_labels", &pairs, &count);
-  }
-  if (rc == 0 && cfg->scrape_timeout_ms > cfg->scrape_interval_ms)
-    rc = ycfg_errorf(c, ynode_map_get(n, "scrape_timeout"),
-                     "global scrape timeout greater than scrape interval");
   return rc;
 }
 
@@ -88,36 +97,141 @@ static int decode_storage(ycfg_t *c, const ynode_t *n, size_t idx, void *ud) {
   return rc;
 }
 
-static int decode(ydoc_t *doc, server_config_t *cfg, char *err, size_t errlen) {
+/* Directory of path ("" for a bare file name). */
+static void dir_of(const char *path, char *buf, size_t n) {
+  const char *slash = path ? strrchr(path, '/') : NULL;
+  if (slash == NULL) {
+    snprintf(buf, n, "%s", "");
+  } else if (slash == path) {
+    snprintf(buf, n, "/");
+  } else {
+    snprintf(buf, n, "%.*s", (int)(slash - path), path);
+  }
+}
+
+static int decode(ydoc_t *doc, const char *path, server_config_t *cfg, char *err,
+                  size_t errlen) {
   ycfg_t *c = ycfg_new(doc, err, errlen);
   const ynode_t *root = ydoc_root(doc);
-  cfg->scrape_interval_ms = 60000; /* Prometheus's defaults */
-  cfg->scrape_timeout_ms = 10000;
-  cfg->evaluation_interval_ms = 60000;
+  cfg->evaluation_interval_ms = 60000; /* Prometheus's defaults */
   cfg->ooo_window_ms = 0;
+  cfg->scrape = scrape_config_new();
+  char dir[4096];
+  dir_of(path, dir, sizeof dir);
+  scrape_config_set_base_dir(cfg->scrape, dir);
   int rc = ycfg_check_map(c, root, top_fields);
+  /* global first: jobs take their defaults from it */
   if (rc == 0) rc = ycfg_get_field(c, root, "global", decode_global, cfg);
+  if (rc == 0) {
+    const ynode_t *jobs = ynode_map_get(root, "scrape_configs");
+    if (jobs != NULL) {
+      size_t mark = ycfg_push_field(c, "scrape_configs");
+      rc = scrape_config_decode_jobs(c, jobs, cfg->scrape);
+      ycfg_pop(c, mark);
+    }
+  }
+  if (rc == 0) {
+    const ynode_t *files = ynode_map_get(root, "scrape_config_files");
+    if (files != NULL) {
+      size_t mark = ycfg_push_field(c, "scrape_config_files");
+      rc = scrape_config_decode_files(c, files, cfg->scrape, err, errlen);
+      ycfg_pop(c, mark);
+    }
+  }
   if (rc == 0) rc = ycfg_get_field(c, root, "storage", decode_storage, cfg);
   ycfg_free(c);
+  if (rc != 0) {
+    scrape_config_unref(cfg->scrape);
+    cfg->scrape = NULL;
+  }
   return rc;
+}
+
+/* host:port this server is reachable at, for scraping itself. */
+static void self_address(server_t *s, char *buf, size_t n) {
+  const char *la = s->flags.listen_address ? s->flags.listen_address : "";
+  const char *colon = strrchr(la, ':');
+  char host[256];
+  const char *port = "9090";
+  if (colon != NULL) {
+    snprintf(host, sizeof host, "%.*s", (int)(colon - la), la);
+    port = colon + 1;
+  } else {
+    snprintf(host, sizeof host, "%s", la);
+  }
+  size_t hl = strlen(host);
+  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { /* [::1] -> ::1 */
+    memmove(host, host + 1, hl - 2);
+    host[hl - 2] = '\0';
+  }
+  if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+    snprintf(host, sizeof host, "localhost");
+  char pbuf[16];
+  if (s->http != NULL && httpd_port(s->http) > 0) {
+    snprintf(pbuf, sizeof pbuf, "%d", httpd_port(s->http));
+    port = pbuf;
+  }
+  if (strchr(host, ':') != NULL) snprintf(buf, n, "[%s]:%s", host, port);
+  else snprintf(buf, n, "%s:%s", host, port);
+}
+
+static int collect_self(void *ud, strbuf_t *out) { return exporter_collect(ud, out); }
+
+/* The exporter for the in-process host job, made once. */
+static exporter_t *self_exporter(server_t *s) {
+  if (s->self_exporter != NULL) return s->self_exporter;
+  exporter_options_t *o = exporter_options_new();
+  char err[512];
+  /* process_* and promhttp_* are pharos's own, on its /metrics */
+  if (exporter_options_set(o, "web.disable-exporter-metrics", NULL, err, sizeof err) != 0)
+    log_warn("Cannot configure the in-process exporter", "err", err);
+  s->self_exporter = exporter_new(o, err, sizeof err);
+  exporter_options_free(o);
+  if (s->self_exporter == NULL)
+    log_warn("In-process host collection disabled", "err", err);
+  return s->self_exporter;
 }
 
 static int load(server_t *s, const char *path, char *err, size_t errlen) {
   ydoc_t *doc = NULL;
-  int rc = path ? ydoc_load_file(path, &doc, err, errlen)
-                : ydoc_load_string("<built-in default>", default_config,
-                                   sizeof default_config - 1, &doc, err, errlen);
-  if (rc != 0) return rc;
+  char *default_text = NULL;
+  int rc;
+  if (path != NULL) {
+    rc = ydoc_load_file(path, &doc, err, errlen);
+  } else {
+    char addr[300];
+    self_address(s, addr, sizeof addr);
+    strbuf_t b = STRBUF_INIT;
+    strbuf_printf(&b, default_config_fmt, addr);
+    default_text = strbuf_detach(&b, NULL);
+    rc = ydoc_load_string("<built-in default>", default_text, strlen(default_text), &doc, err,
+                          errlen);
+  }
+  if (rc != 0) {
+    free(default_text);
+    return rc;
+  }
   server_config_t cfg;
-  rc = decode(doc, &cfg, err, errlen);
+  rc = decode(doc, path, &cfg, err, errlen);
   ydoc_free(doc);
-  if (rc != 0) return rc;
+  if (rc != 0) {
+    free(default_text);
+    return rc;
+  }
+  if (path == NULL) {
+    exporter_t *e = self_exporter(s);
+    if (e != NULL) {
+      char addr[300];
+      self_address(s, addr, sizeof addr);
+      scrape_config_add_local_job(cfg.scrape, SELF_JOB, SELF_INTERVAL_MS, addr, collect_self, e);
+    }
+  }
   s->ooo_window_ms = cfg.ooo_window_ms;
 
   /* Keep the text for /api/v1/status/config. */
   char *text = NULL;
   if (path == NULL) {
-    text = ph_strdup(default_config);
+    text = default_text;
   } else {
     FILE *fp = fopen(path, "r");
     if (fp != NULL) {
@@ -127,12 +241,14 @@ static int load(server_t *s, const char *path, char *err, size_t errlen) {
       while ((n = fread(buf, 1, sizeof buf, fp)) > 0) strbuf_append(&b, buf, n);
       fclose(fp);
       text = strbuf_detach(&b, NULL);
-    } else {
-      text = ph_strdup("");
     }
+    if (text == NULL) text = ph_strdup("");
   }
   free(s->config_text);
   s->config_text = text;
+  scrape_config_unref(s->scrape_cfg);
+  s->scrape_cfg = cfg.scrape;
+  if (s->scrape != NULL) scrape_manager_apply(s->scrape, s->scrape_cfg);
   return 0;
 }
 
@@ -166,4 +282,44 @@ int server_reload(server_t *s, char *err, size_t errlen) {
   }
   pthread_mutex_unlock(&s->reload_mu);
   return rc;
+}
+
+int server_scrape_start(server_t *s, char *err, size_t errlen) {
+  pthread_mutex_lock(&s->reload_mu);
+  int rc = 0;
+  /* The default scrapes this server: now its port is known. */
+  if (s->flags.config_file == NULL || s->flags.config_file[0] == '\0')
+    rc = load(s, NULL, err, errlen);
+  if (rc == 0) {
+    scrape_manager_options_t o = {.db = s->db};
+    /* as Prometheus: host name and external labels spread the offsets */
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    o.offset_seed = XXH3_64bits(host, strlen(host));
+    if (s->scrape_cfg != NULL) o.offset_seed ^= labels_hash(s->scrape_cfg->external_labels);
+    rc = scrape_manager_new(&o, &s->scrape, err, errlen);
+  }
+  if (rc == 0 && s->scrape_cfg != NULL) scrape_manager_apply(s->scrape, s->scrape_cfg);
+  pthread_mutex_unlock(&s->reload_mu);
+  if (rc == 0) {
+    char n[32];
+    snprintf(n, sizeof n, "%zu", s->scrape_cfg ? s->scrape_cfg->njobs : 0);
+    log_info("Scrape manager started", "scrape_pools", n);
+  }
+  return rc;
+}
+
+void server_scrape_stop(server_t *s) {
+  pthread_mutex_lock(&s->reload_mu);
+  scrape_manager_t *m = s->scrape;
+  s->scrape = NULL;
+  pthread_mutex_unlock(&s->reload_mu);
+  if (m != NULL) {
+    scrape_manager_free(m); /* staleness markers for every target */
+    log_info("Scrape manager stopped");
+  }
+  scrape_config_unref(s->scrape_cfg);
+  s->scrape_cfg = NULL;
+  exporter_free(s->self_exporter);
+  s->self_exporter = NULL;
 }

@@ -204,6 +204,11 @@ int main(int argc, char **argv) {
   char portbuf[16];
   snprintf(portbuf, sizeof portbuf, "%d", httpd_port(s.http));
   log_info("Listening on", "address", f->listen_address, "port", portbuf);
+  if (server_scrape_start(&s, err, sizeof err) != 0) {
+    log_error("Starting the scrape manager failed", "err", err);
+    rc = 1;
+    goto out;
+  }
   atomic_store(&s.ready, true);
   log_info("Server is ready to receive web requests.");
 
@@ -231,11 +236,13 @@ int main(int argc, char **argv) {
     }
   }
   atomic_store(&s.ready, false);
+  server_scrape_stop(&s);
   httpd_stop(s.http);
   log_info("See you next time!");
 
 out:
   httpd_free(s.http);
+  server_scrape_stop(&s);
   remote_api_shutdown();
   tsdb_close(s.db);
   free(s.config_text);

@@ -11,6 +11,7 @@
 #include "flags.h"
 #include "api.h"
 #include "httpd.h"
+#include "scrape.h"
 #include "tsdb.h"
 
 #include <pthread.h>
@@ -51,6 +52,10 @@ typedef struct server {
   uint64_t config_reloads_ok, config_reloads_failed;
   bool last_reload_ok;
   int64_t last_reload_success_ms;
+  scrape_config_t *scrape_cfg;   /* owned: the decoded scrape config in force */
+  scrape_manager_t *scrape;      /* owned: started after the HTTP server */
+  struct exporter *self_exporter; /* owned: this host, collected in-process
+                                     (default config only) */
 } server_t;
 
 /* web.c */
@@ -61,5 +66,11 @@ void web_register(server_t *s);
 int server_config_load(server_t *s, const char *path, char *err, size_t errlen);
 /* Reloads from the configured file; keeps the old config on error. */
 int server_reload(server_t *s, char *err, size_t errlen);
+/* Starts the scrape manager with the loaded config (after httpd_start: the
+ * default config scrapes the port actually bound). */
+int server_scrape_start(server_t *s, char *err, size_t errlen);
+/* Stops scraping (staleness markers for every target) and frees the scrape
+ * config; before tsdb_close.  Safe to call when never started. */
+void server_scrape_stop(server_t *s);
 
 #endif

@@ -164,6 +164,9 @@ static void handle_metrics(httpd_req_t *r, void *ud) {
   server_t *s = ud;
   strbuf_t b = STRBUF_INIT;
   process_metrics(&b, s);
+  pthread_mutex_lock(&s->reload_mu);
+  if (s->scrape) scrape_manager_write_metrics(s->scrape, &b);
+  pthread_mutex_unlock(&s->reload_mu);
   httpd_respond_strbuf(r, 200, EXPOSITION_CT, &b);
 }
 

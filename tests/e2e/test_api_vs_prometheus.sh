@@ -26,8 +26,9 @@ free_port() {
 }
 
 log=$E2E_TMP/pharos.log
-"$PHAROS" --web.listen-address=127.0.0.1:0 --storage.tsdb.path="$E2E_TMP/data" \
-  --web.enable-remote-write-receiver >"$log" 2>&1 &
+echo 'scrape_configs: []' >"$E2E_TMP/pharos.yml" # only what Prometheus writes
+"$PHAROS" --config.file="$E2E_TMP/pharos.yml" --web.listen-address=127.0.0.1:0 \
+  --storage.tsdb.path="$E2E_TMP/data" --web.enable-remote-write-receiver >"$log" 2>&1 &
 E2E_PIDS+=("$!")
 wait_for_log "$log" 'Server is ready' || { cat "$log"; fail "pharos did not start"; finish; }
 ph="http://127.0.0.1:$(port_from_log "$log")"
