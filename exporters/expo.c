@@ -21,6 +21,14 @@
  *   - summaries: one line per quantile (the quantile label last), then
  *     _sum and _count; histograms: _bucket lines (le last, +Inf bucket
  *     closing), then _sum and _count.
+ *
+ * expo_write_openmetrics() is client_golang's OpenMetrics 1.0 encoder over
+ * the same sorted set: a counter named "x_total" is announced as family
+ * "x" (HELP/TYPE) with samples still named "x_total"; a counter without
+ * the suffix and untyped metrics are TYPE "unknown"; HELP also escapes
+ * '"'; values get ".0" when integral ("1.0", NaN, +Inf, -Inf as is),
+ * le/quantile labels likewise; bucket and _count values are integers;
+ * the body ends with "# EOF".
  */
 #include "exporter_int.h"
 
@@ -290,9 +298,38 @@ void expo_write_label_value(strbuf_t *out, const char *v) {
   strbuf_puts(out, run);
 }
 
-static void write_line(strbuf_t *out, const char *name, const char *suffix,
+/* OpenMetrics numbers (client_golang's writeOpenMetricsFloat): as the
+ * text format, with ".0" appended to integral values ("1.0", "34.0"). */
+static void write_om_value(strbuf_t *out, double v) {
+  if (v == 0) {
+    strbuf_puts(out, "0.0");
+    return;
+  }
+  if (isnan(v)) {
+    strbuf_puts(out, "NaN");
+    return;
+  }
+  if (isinf(v)) {
+    strbuf_puts(out, v > 0 ? "+Inf" : "-Inf");
+    return;
+  }
+  char buf[40];
+  size_t n = format_float_go_g(v, buf, sizeof(buf));
+  strbuf_append(out, buf, n);
+  if (memchr(buf, '.', n) == NULL && memchr(buf, 'e', n) == NULL) strbuf_puts(out, ".0");
+}
+
+/* A count (histogram bucket, _count) in OpenMetrics: an integer. */
+static void write_om_count(strbuf_t *out, double v) {
+  if (v >= 0 && v < 1.8446744073709552e19 && v == floor(v))
+    strbuf_printf(out, "%llu", (unsigned long long)v);
+  else
+    write_om_value(out, v);
+}
+
+static void write_line(strbuf_t *out, bool om, const char *name, const char *suffix,
                        const expo_sample_t *s, const char *extra_name,
-                       double extra_value, double v) {
+                       double extra_value, double v, bool count) {
   strbuf_puts(out, name);
   if (suffix) strbuf_puts(out, suffix);
   if (s->nlabels > 0 || extra_name != NULL) {
@@ -308,13 +345,21 @@ static void write_line(strbuf_t *out, const char *name, const char *suffix,
       if (s->nlabels) strbuf_putc(out, ',');
       strbuf_puts(out, extra_name);
       strbuf_puts(out, "=\"");
-      expo_write_value(out, extra_value);
+      if (om)
+        write_om_value(out, extra_value);
+      else
+        expo_write_value(out, extra_value);
       strbuf_putc(out, '"');
     }
     strbuf_putc(out, '}');
   }
   strbuf_putc(out, ' ');
-  expo_write_value(out, v);
+  if (!om)
+    expo_write_value(out, v);
+  else if (count)
+    write_om_count(out, v);
+  else
+    write_om_value(out, v);
   strbuf_putc(out, '\n');
 }
 
@@ -348,20 +393,37 @@ static bool same_label_names(const expo_sample_t *x, const expo_sample_t *y) {
   return true;
 }
 
-void expo_write(expo_t *e, strbuf_t *out) {
+/* HELP text in OpenMetrics: \\, newline and '"' escaped. */
+static void write_om_help(strbuf_t *out, const char *help) {
+  const char *run = help;
+  for (const char *p = help; *p; p++) {
+    if (*p != '\\' && *p != '\n' && *p != '"') continue;
+    strbuf_append(out, run, (size_t)(p - run));
+    strbuf_puts(out, *p == '\\' ? "\\\\" : *p == '\n' ? "\\n" : "\\\"");
+    run = p + 1;
+  }
+  strbuf_puts(out, run);
+}
+
+static void write_all(expo_t *e, strbuf_t *out, bool om) {
   if (e->nfam > 1) qsort(e->fams, e->nfam, sizeof(*e->fams), cmp_family);
   for (size_t k = 0; k < e->nfam; k++) {
     expo_family_t *f = e->fams[k];
     if (f->n > 1) qsort(f->samples, f->n, sizeof(*f->samples), cmp_sample);
-    strbuf_puts(out, "# HELP ");
-    strbuf_puts(out, f->name);
-    strbuf_putc(out, ' ');
-    expo_write_help(out, f->help);
-    strbuf_puts(out, "\n# TYPE ");
-    strbuf_puts(out, f->name);
-    strbuf_putc(out, ' ');
-    strbuf_puts(out, type_names[f->type]);
-    strbuf_putc(out, '\n');
+    /* OpenMetrics: a counter's family is named without "_total" (its
+     * samples keep it); a counter without the suffix becomes "unknown" */
+    size_t nlen = strlen(f->name);
+    bool total = nlen > 6 && strcmp(f->name + nlen - 6, "_total") == 0;
+    int fam_len = om && f->type == EXPO_COUNTER && total ? (int)(nlen - 6) : (int)nlen;
+    const char *type = type_names[f->type];
+    if (om && (f->type == EXPO_UNTYPED || (f->type == EXPO_COUNTER && !total)))
+      type = "unknown";
+    strbuf_printf(out, "# HELP %.*s ", fam_len, f->name);
+    if (om)
+      write_om_help(out, f->help);
+    else
+      expo_write_help(out, f->help);
+    strbuf_printf(out, "\n# TYPE %.*s %s\n", fam_len, f->name, type);
     for (size_t i = 0; i < f->n; i++) {
       const expo_sample_t *s = f->samples[i];
       /* a repeated label set: keep the first one collected */
@@ -371,25 +433,33 @@ void expo_write(expo_t *e, strbuf_t *out) {
       switch (f->type) {
       case EXPO_SUMMARY:
         for (uint32_t q = 0; q < s->nq; q++)
-          write_line(out, f->name, NULL, s, "quantile", s->q[q], s->qv[q]);
-        write_line(out, f->name, "_sum", s, NULL, 0, s->v);
-        write_line(out, f->name, "_count", s, NULL, 0, s->count);
+          write_line(out, om, f->name, NULL, s, "quantile", s->q[q], s->qv[q], false);
+        write_line(out, om, f->name, "_sum", s, NULL, 0, s->v, false);
+        write_line(out, om, f->name, "_count", s, NULL, 0, s->count, true);
         break;
       case EXPO_HISTOGRAM: {
         bool inf = false;
         for (uint32_t q = 0; q < s->nq; q++) {
-          write_line(out, f->name, "_bucket", s, "le", s->q[q], s->qv[q]);
+          write_line(out, om, f->name, "_bucket", s, "le", s->q[q], s->qv[q], true);
           if (isinf(s->q[q]) && s->q[q] > 0) inf = true;
         }
-        if (!inf) write_line(out, f->name, "_bucket", s, "le", INFINITY, s->count);
-        write_line(out, f->name, "_sum", s, NULL, 0, s->v);
-        write_line(out, f->name, "_count", s, NULL, 0, s->count);
+        if (!inf)
+          write_line(out, om, f->name, "_bucket", s, "le", INFINITY, s->count, true);
+        write_line(out, om, f->name, "_sum", s, NULL, 0, s->v, false);
+        write_line(out, om, f->name, "_count", s, NULL, 0, s->count, true);
         break;
       }
       default:
-        write_line(out, f->name, NULL, s, NULL, 0, s->v);
+        write_line(out, om, f->name, NULL, s, NULL, 0, s->v, false);
         break;
       }
     }
   }
+}
+
+void expo_write(expo_t *e, strbuf_t *out) { write_all(e, out, false); }
+
+void expo_write_openmetrics(expo_t *e, strbuf_t *out) {
+  write_all(e, out, true);
+  strbuf_puts(out, "# EOF\n");
 }

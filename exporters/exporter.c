@@ -8,18 +8,24 @@
  * exporter's mutex into one reused metric set, times each one for
  * node_scrape_collector_duration_seconds and records
  * node_scrape_collector_success, then writes the set out sorted.  A failed
- * collector is logged ("collector failed") and keeps what it added.
+ * collector is logged ("collector failed", with the reason it recorded in
+ * the context) and keeps what it added.  node_exporter_build_info and
+ * promhttp_metric_handler_errors_total are always served (as node_exporter
+ * does even with --web.disable-exporter-metrics); promhttp's request
+ * counters and process_* only without that flag.
  */
 #include "exporter_int.h"
 
 #include "log.h"
 #include "mem.h"
 #include "ph_error.h"
+#include "pharos_version.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 typedef struct running {
@@ -125,18 +131,21 @@ static double now_seconds(void) {
 static void run_one(exporter_t *e, const running_t *r) {
   collect_ctx_t *c = &e->ctx;
   c->collector = r->def->name;
+  c->err[0] = '\0';
+  c->err_rc = 0;
   double t0 = now_seconds();
   int rc = r->def->collect(c, r->state);
   double dt = now_seconds() - t0;
   if (rc < 0) {
     char ds[32];
     snprintf(ds, sizeof(ds), "%g", dt);
+    const char *why = c->err_rc == rc && c->err[0] ? c->err : ph_strerror(rc);
     if (rc == PH_ENOTFOUND)
       log_debug("collector returned no data", "name", r->def->name,
-                "duration_seconds", ds, "err", ph_strerror(rc));
+                "duration_seconds", ds, "err", why);
     else
       log_error("collector failed", "name", r->def->name, "duration_seconds",
-                ds, "err", ph_strerror(rc));
+                ds, "err", why);
   } else {
     char ds[32];
     snprintf(ds, sizeof(ds), "%g", dt);
@@ -156,6 +165,45 @@ void exporter_note_request(exporter_t *e, int status) {
   atomic_fetch_add(&e->requests[k], 1);
 }
 
+/* GOARCH's name for this machine (uname -m). */
+static const char *goarch(void) {
+  static char arch[64];
+  struct utsname u;
+  if (arch[0] != '\0') return arch;
+  const char *m = uname(&u) == 0 ? u.machine : "unknown";
+  static const char *const map[][2] = {{"x86_64", "amd64"}, {"i686", "386"},
+                                       {"i386", "386"},     {"aarch64", "arm64"},
+                                       {"armv7l", "arm"},   {"armv6l", "arm"},
+                                       {"ppc64le", "ppc64le"}, {"riscv64", "riscv64"}};
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if (strcmp(m, map[i][0]) == 0) m = map[i][1];
+  snprintf(arch, sizeof(arch), "%.63s", m);
+  return arch;
+}
+
+/* Families node_exporter serves even with --web.disable-exporter-metrics:
+ * its build info (from the version collector) and promhttp's error
+ * counter (registered through HandlerOpts.Registry). */
+static void always_metrics(exporter_t *e) {
+  collect_ctx_t *c = &e->ctx;
+  c->collector = "promhttp";
+  cc_gauge(c, "node_exporter_build_info",
+           "A metric with a constant '1' value labeled by version, revision, branch, "
+           "goversion from which node_exporter was built, and the goos and goarch for the "
+           "build.",
+           1, "branch", PHAROS_BRANCH, "goarch", goarch(), "goos", "linux", "goversion",
+           "none (pharos-exporter, C)", "revision", PHAROS_COMMIT, "tags", "pharos", "version",
+           PHAROS_VERSION, NULL);
+  cc_counter(c, "promhttp_metric_handler_errors_total",
+             "Total number of internal errors encountered by the promhttp "
+             "metric handler.",
+             0, "cause", "encoding", NULL);
+  cc_counter(c, "promhttp_metric_handler_errors_total",
+             "Total number of internal errors encountered by the promhttp "
+             "metric handler.",
+             0, "cause", "gathering", NULL);
+}
+
 static void self_metrics(exporter_t *e) {
   collect_ctx_t *c = &e->ctx;
   c->collector = "promhttp";
@@ -167,25 +215,22 @@ static void self_metrics(exporter_t *e) {
   cc_gauge(c, "promhttp_metric_handler_requests_in_flight",
            "Current number of scrapes being served.",
            (double)atomic_load(&e->in_flight), NULL);
-  cc_counter(c, "promhttp_metric_handler_errors_total",
-             "Total number of internal errors encountered by the promhttp "
-             "metric handler.",
-             0, "cause", "encoding", NULL);
-  cc_counter(c, "promhttp_metric_handler_errors_total",
-             "Total number of internal errors encountered by the promhttp "
-             "metric handler.",
-             0, "cause", "gathering", NULL);
   exporter__process_metrics(c);
 }
 
-static void scrape(exporter_t *e, const bool *mask, strbuf_t *out) {
+static void scrape(exporter_t *e, const bool *mask, exporter_format_t fmt,
+                   strbuf_t *out) {
   atomic_fetch_add(&e->in_flight, 1);
   pthread_mutex_lock(&e->mu);
   expo_reset(e->expo);
   for (size_t i = 0; i < e->ncols; i++)
     if (mask == NULL || mask[i]) run_one(e, &e->cols[i]);
+  always_metrics(e);
   if (e->self_metrics) self_metrics(e);
-  expo_write(e->expo, out);
+  if (fmt == EXPORTER_FMT_OPENMETRICS)
+    expo_write_openmetrics(e->expo, out);
+  else
+    expo_write(e->expo, out);
   expo_reset(e->expo);
   arena_reset(e->ctx.arena);
   pthread_mutex_unlock(&e->mu);
@@ -193,12 +238,17 @@ static void scrape(exporter_t *e, const bool *mask, strbuf_t *out) {
 }
 
 int exporter_collect(exporter_t *e, strbuf_t *out) {
-  scrape(e, NULL, out);
+  scrape(e, NULL, EXPORTER_FMT_TEXT, out);
   return 0;
 }
 
-int exporter_collect_only(exporter_t *e, const char *const *names, size_t n,
-                          strbuf_t *out, char *err, size_t errlen) {
+int exporter_collect_as(exporter_t *e, exporter_format_t fmt,
+                        const char *const *names, size_t n, strbuf_t *out,
+                        char *err, size_t errlen) {
+  if (names == NULL) {
+    scrape(e, NULL, fmt, out);
+    return 0;
+  }
   bool *mask = ph_calloc(e->ncols + 1, sizeof(bool));
   for (size_t k = 0; k < n; k++) {
     bool found = false;
@@ -210,7 +260,83 @@ int exporter_collect_only(exporter_t *e, const char *const *names, size_t n,
                     "missing collector: %s", names[k]);
     }
   }
-  scrape(e, mask, out);
+  scrape(e, mask, fmt, out);
   free(mask);
   return 0;
+}
+
+int exporter_collect_only(exporter_t *e, const char *const *names, size_t n,
+                          strbuf_t *out, char *err, size_t errlen) {
+  static const char *const none[1] = {NULL};
+  return exporter_collect_as(e, EXPORTER_FMT_TEXT, names ? names : none, n,
+                             out, err, errlen);
+}
+
+/* ---- content negotiation ---- */
+
+#define CT_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define CT_OM_100 "application/openmetrics-text; version=1.0.0; charset=utf-8"
+#define CT_OM_001 "application/openmetrics-text; version=0.0.1; charset=utf-8"
+
+static size_t trim_span(const char **p, size_t n) {
+  while (n > 0 && (**p == ' ' || **p == '\t')) (*p)++, n--;
+  while (n > 0 && ((*p)[n - 1] == ' ' || (*p)[n - 1] == '\t')) n--;
+  return n;
+}
+
+exporter_format_t exporter_negotiate(const char *accept,
+                                     const char **content_type) {
+  *content_type = CT_TEXT;
+  if (accept == NULL) return EXPORTER_FMT_TEXT;
+  double best_q = -1;
+  exporter_format_t best = EXPORTER_FMT_TEXT;
+  const char *best_ct = CT_TEXT;
+  const char *p = accept;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    /* media type, then ;param=value pairs */
+    const char *semi = memchr(p, ';', len);
+    const char *mt = p;
+    size_t mtl = trim_span(&mt, semi ? (size_t)(semi - p) : len);
+    double q = 1;
+    char version[32] = "";
+    const char *q_at = semi;
+    while (q_at != NULL && q_at < p + len) {
+      const char *next = memchr(q_at + 1, ';', (size_t)(p + len - q_at - 1));
+      const char *kv = q_at + 1;
+      size_t kvl = trim_span(&kv, (size_t)((next ? next : p + len) - kv));
+      if (kvl > 2 && strncasecmp(kv, "q=", 2) == 0) {
+        char num[32];
+        snprintf(num, sizeof(num), "%.*s", (int)(kvl - 2), kv + 2);
+        q = strtod(num, NULL);
+      } else if (kvl > 8 && strncasecmp(kv, "version=", 8) == 0) {
+        snprintf(version, sizeof(version), "%.*s", (int)(kvl - 8), kv + 8);
+      }
+      q_at = next;
+    }
+    exporter_format_t f = EXPORTER_FMT_TEXT;
+    const char *ct = NULL;
+    if (mtl == 28 && strncasecmp(mt, "application/openmetrics-text", 28) == 0) {
+      if (version[0] == '\0' || strcmp(version, "1.0.0") == 0)
+        ct = CT_OM_100;
+      else if (strcmp(version, "0.0.1") == 0)
+        ct = CT_OM_001;
+      f = EXPORTER_FMT_OPENMETRICS;
+    } else if (mtl == 10 && strncasecmp(mt, "text/plain", 10) == 0) {
+      if (version[0] == '\0' || strcmp(version, "0.0.4") == 0) ct = CT_TEXT;
+    } else if ((mtl == 3 && strncmp(mt, "*/*", 3) == 0) ||
+               (mtl == 6 && strncasecmp(mt, "text/*", 6) == 0)) {
+      ct = CT_TEXT;
+    }
+    if (ct != NULL && q > 0 && q > best_q) {
+      best_q = q;
+      best = f;
+      best_ct = ct;
+    }
+    if (end == NULL) break;
+    p = end + 1;
+  }
+  *content_type = best_ct;
+  return best;
 }

@@ -80,6 +80,27 @@ int exporter_collect(exporter_t *e, strbuf_t *out);
 int exporter_collect_only(exporter_t *e, const char *const *names, size_t n,
                           strbuf_t *out, char *err, size_t errlen);
 
+/* Exposition formats of exporter_collect_as. */
+typedef enum {
+  EXPORTER_FMT_TEXT = 0,        /* text/plain; version=0.0.4 */
+  EXPORTER_FMT_OPENMETRICS = 1, /* application/openmetrics-text 1.0.0 */
+} exporter_format_t;
+
+/* As exporter_collect_only (names NULL: every enabled collector) in the
+ * given format. */
+int exporter_collect_as(exporter_t *e, exporter_format_t fmt,
+                        const char *const *names, size_t n, strbuf_t *out,
+                        char *err, size_t errlen);
+
+/* Picks the format for an HTTP Accept header as client_golang's
+ * negotiation does: the acceptable entry with the highest q (the first
+ * on ties) among application/openmetrics-text (version 0.0.1, 1.0.0 or
+ * none) and text/plain (version 0.0.4 or none); text when nothing
+ * matches or accept is NULL.  *content_type gets the response's
+ * Content-Type (a static string). */
+exporter_format_t exporter_negotiate(const char *accept,
+                                     const char **content_type);
+
 /* The HTTP server tells the exporter how each scrape ended (status 200,
  * 500, 503) for promhttp_metric_handler_requests_total; those families,
  * promhttp_metric_handler_requests_in_flight and process_* are part of the

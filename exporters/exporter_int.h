@@ -70,6 +70,8 @@ size_t expo_family_count(const expo_t *e);
 /* Writes all families in text format 0.0.4, sorted by name, samples sorted
  * by label values (labels sorted by name), as client_golang does. */
 void expo_write(expo_t *e, strbuf_t *out);
+/* The same in OpenMetrics 1.0.0 text, ending with "# EOF". */
+void expo_write_openmetrics(expo_t *e, strbuf_t *out);
 
 /* The text format's value and escaping rules, exposed for tests. */
 void expo_write_value(strbuf_t *out, double v);
@@ -135,7 +137,18 @@ struct collect_ctx {
   arena_t *arena;        /* reset after every scrape */
   char *buf;             /* cc_read_file's buffer */
   size_t bufcap;
+  /* The last failure the running collector met ("open /proc/x:
+   * Permission denied") and its code; cleared before each collector.  When
+   * the collector returns that same code, the scrape logs this text. */
+  char err[512];
+  int err_rc;
 };
+
+/* Records why the collector fails (the last reason wins, except that a
+ * PH_ENOTFOUND does not replace another kind of failure) and returns rc,
+ * so a collector can `return cc_fail(c, PH_EPARSE, "…", …)`. */
+int cc_fail(collect_ctx_t *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Path under procfs/sysfs/rootfs into out (PATH_MAX is enough); returns out. */
 char *cc_proc(const collect_ctx_t *c, char *out, size_t n, const char *fmt,

@@ -5,7 +5,9 @@
  * logging, builds the exporter, and serves the telemetry path (default
  * /metrics, content type text/plain; version=0.0.4) plus a landing page on
  * every --web.listen-address.  node_exporter's `collect[]` / `exclude[]`
- * query parameters select collectors per request.  SIGTERM and SIGINT are
+ * query parameters select collectors per request.  The Accept header
+ * chooses text 0.0.4 or OpenMetrics 1.0.0 (exporter_negotiate); common/
+ * httpd gzips the body when the client accepts gzip.  SIGTERM and SIGINT are
  * blocked in every thread and taken with sigwait() in the main thread, which
  * then stops the servers and frees everything.
  */
@@ -24,7 +26,6 @@
 #include <string.h>
 
 #define PROG "pharos-exporter"
-#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 typedef struct app {
   exporter_t *exp;
@@ -38,8 +39,11 @@ static void handle_metrics(httpd_req_t *r, void *ud) {
   size_t nc = httpd_req_params(r, "collect[]", &collect);
   size_t nx = httpd_req_params(r, "exclude[]", &exclude);
   int status = 200;
+  const char *ctype;
+  exporter_format_t fmt =
+      exporter_negotiate(httpd_req_header(r, "Accept"), &ctype);
   if (nc == 0 && nx == 0) {
-    exporter_collect(a->exp, &body);
+    exporter_collect_as(a->exp, fmt, NULL, 0, &body, NULL, 0);
   } else {
     /* names to run: collect[] (or all enabled) minus exclude[] */
     const char *const *all;
@@ -63,7 +67,7 @@ static void handle_metrics(httpd_req_t *r, void *ud) {
       }
     }
     if (rc == 0)
-      rc = exporter_collect_only(a->exp, sel, ns, &body, err, sizeof(err));
+      rc = exporter_collect_as(a->exp, fmt, sel, ns, &body, err, sizeof(err));
     free(sel);
     if (rc < 0) {
       log_warn("Couldn't create filtered metrics handler", "err", err);
@@ -75,7 +79,7 @@ static void handle_metrics(httpd_req_t *r, void *ud) {
       return;
     }
   }
-  httpd_respond_strbuf(r, status, CONTENT_TYPE, &body);
+  httpd_respond_strbuf(r, status, ctype, &body);
   strbuf_free(&body);
   exporter_note_request(a->exp, status);
 }

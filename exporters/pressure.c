@@ -8,7 +8,8 @@
  *   memory some/full -> node_pressure_memory_{waiting,stalled}_seconds_total
  *   irq    full -> node_pressure_irq_stalled_seconds_total
  * A missing irq file is skipped; a missing cpu/io/memory file means the
- * kernel has no PSI and the collector reports no data.
+ * kernel has no PSI and the collector reports no data; a some/full line
+ * without a number in total= fails the collector.
  */
 #include "exporter_int.h"
 
@@ -17,22 +18,25 @@
 #include <limits.h>
 #include <string.h>
 
-static bool psi_total(char *data, const char *kind, double *out) {
+/* The total= of the kind ("some"/"full") line: 1 when found, 0 when the
+ * line is absent, -1 when it is there but malformed. */
+static int psi_total(char *data, const char *kind, double *out) {
   char *line;
   while ((line = ph_next_line(&data)) != NULL) {
     char *f[8];
     size_t nf = ph_fields(line, f, 8);
-    if (nf < 2 || strcmp(f[0], kind) != 0) continue;
+    if (nf < 1 || strcmp(f[0], kind) != 0) continue;
     for (size_t i = 1; i < nf; i++) {
       if (strncmp(f[i], "total=", 6) == 0) {
         double v;
-        if (!ph_parse_double(f[i] + 6, &v)) return false;
+        if (!ph_parse_double(f[i] + 6, &v)) return -1;
         *out = v / 1000 / 1000;
-        return true;
+        return 1;
       }
     }
+    return -1;
   }
-  return false;
+  return 0;
 }
 
 static int read_psi(collect_ctx_t *c, const char *res, double *some,
@@ -43,8 +47,12 @@ static int read_psi(collect_ctx_t *c, const char *res, double *some,
   if (rc < 0) return rc;
   char *copy = arena_strndup(c->arena, data, len);
   if (copy == NULL) return PH_ELIMIT;
-  *has_some = psi_total(data, "some", some);
-  *has_full = psi_total(copy, "full", full);
+  int hs = psi_total(data, "some", some);
+  int hf = psi_total(copy, "full", full);
+  if (hs < 0 || hf < 0)
+    return cc_fail(c, PH_EPARSE, "%s: malformed pressure line", path);
+  *has_some = hs > 0;
+  *has_full = hf > 0;
   return 0;
 }
 

@@ -2,15 +2,55 @@
  * processes.c - the processes collector (off by default): walks
  * /proc/<pid>/stat for the process count, the count per state letter and
  * the total of threads; limits from /proc/sys/kernel/{threads-max,pid_max}.
- * PIDs that vanish during the walk are skipped.
+ * Thread states (node_processes_threads_state{thread_state}) come from
+ * /proc/<pid>/task/<tid>/stat, the process's own state standing for its
+ * main thread, as node_exporter does.  PIDs and threads that vanish during
+ * the walk are skipped.
  */
 #include "exporter_int.h"
 
 #include "ph_error.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Counts the states of pid's threads into tstates. */
+static int thread_states(collect_ctx_t *c, const char *dir, const char *pid, char pstate,
+                         double *tstates) {
+  char tdir[PATH_MAX], path[PATH_MAX];
+  DIR *d = opendir(ph_pathf(tdir, sizeof(tdir), "%s/%s/task", dir, pid));
+  if (d == NULL) return 0; /* the process is gone */
+  struct dirent *de;
+  int ret = 0;
+  while ((de = readdir(d)) != NULL) {
+    uint64_t tid;
+    if (!ph_parse_u64(de->d_name, &tid)) continue;
+    if (strcmp(de->d_name, pid) == 0) {
+      tstates[(unsigned char)pstate & 127]++;
+      continue;
+    }
+    char *data;
+    size_t len;
+    int rc = cc_read_file(c, ph_pathf(path, sizeof(path), "%s/%s/stat", tdir, de->d_name), &data,
+                          &len);
+    if (rc == PH_ENOTFOUND) continue;
+    if (rc < 0) {
+      ret = rc;
+      break;
+    }
+    char *p = strrchr(data, ')');
+    char *f[2];
+    if (p == NULL || ph_fields(p + 1, f, 2) < 1) {
+      ret = cc_fail(c, PH_EPARSE, "%s: unexpected format", path);
+      break;
+    }
+    tstates[(unsigned char)f[0][0] & 127]++;
+  }
+  closedir(d);
+  return ret;
+}
 
 static int processes_collect(collect_ctx_t *c, void *state) {
   (void)state;
@@ -18,7 +58,7 @@ static int processes_collect(collect_ctx_t *c, void *state) {
   size_t n;
   int rc = cc_list_dir(c, cc_proc(c, dir, sizeof(dir), "%s", ""), &names, &n);
   if (rc < 0) return rc;
-  double pids = 0, threads = 0, states[128] = {0};
+  double pids = 0, threads = 0, states[128] = {0}, tstates[128] = {0};
   for (size_t i = 0; i < n; i++) {
     uint64_t pid;
     if (!ph_parse_u64(names[i], &pid)) continue;
@@ -35,7 +75,10 @@ static int processes_collect(collect_ctx_t *c, void *state) {
     if (!ph_parse_double(f[17], &nt)) return PH_EPARSE;
     pids++;
     threads += nt;
-    states[(unsigned char)f[0][0] & 127]++;
+    char pstate = f[0][0];
+    states[(unsigned char)pstate & 127]++;
+    rc = thread_states(c, dir, names[i], pstate, tstates);
+    if (rc < 0) return rc;
   }
   cc_gauge(c, "node_processes_threads", "Allocated threads in system", threads, NULL);
   double v;
@@ -47,6 +90,12 @@ static int processes_collect(collect_ctx_t *c, void *state) {
     char st[2] = {(char)k, 0};
     cc_gauge(c, "node_processes_state", "Number of processes in each state.", states[k],
              "state", st, NULL);
+  }
+  for (int k = 0; k < 128; k++) {
+    if (tstates[k] == 0) continue;
+    char st[2] = {(char)k, 0};
+    cc_gauge(c, "node_processes_threads_state", "Number of threads in each state.", tstates[k],
+             "thread_state", st, NULL);
   }
   rc = ph_read_double(cc_proc(c, path, sizeof(path), "sys/kernel/pid_max"), &v);
   if (rc < 0) return rc;

@@ -13,6 +13,7 @@
   X(bonding) \
   X(btrfs) \
   X(buddyinfo) \
+  X(cgroup) \
   X(conntrack) \
   X(cpu) \
   X(cpu_vulnerabilities) \
@@ -40,6 +41,7 @@
   X(processes) \
   X(rapl) \
   X(schedstat) \
+  X(smart) \
   X(sockstat) \
   X(softirqs) \
   X(softnet) \

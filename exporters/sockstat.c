@@ -20,17 +20,23 @@
 static const char *const known[] = {"inuse", "orphan", "tw", "alloc", "mem",
                                     "memory"};
 
-static void proto_line(collect_ctx_t *c, char **f, size_t nf) {
+/* One "PROTO: key value …" line; PH_EPARSE (recorded) when a value is not
+ * a number or a key has no value, as node_exporter (procfs) refuses it. */
+static int proto_line(collect_ctx_t *c, const char *path, char **f, size_t nf) {
   char proto[64];
   snprintf(proto, sizeof(proto), "%s", f[0]);
   size_t pl = strlen(proto);
   if (pl > 0 && proto[pl - 1] == ':') proto[pl - 1] = '\0';
+  if ((nf - 1) % 2 != 0)
+    return cc_fail(c, PH_EPARSE, "%s: odd number of fields in the %s line", path, proto);
   for (size_t i = 1; i + 1 < nf; i += 2) {
+    double v;
+    if (!ph_parse_double(f[i + 1], &v))
+      return cc_fail(c, PH_EPARSE, "%s: %s %s is not a number", path, proto, f[i]);
     bool ok = false;
     for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
       if (strcmp(f[i], known[k]) == 0) ok = true;
-    double v;
-    if (!ok || !ph_parse_double(f[i + 1], &v)) continue;
+    if (!ok) continue;
     char name[160], help[200];
     snprintf(name, sizeof(name), "node_sockstat_%s_%s", proto, f[i]);
     snprintf(help, sizeof(help), "Number of %s sockets in state %s.", proto, f[i]);
@@ -41,6 +47,7 @@ static void proto_line(collect_ctx_t *c, char **f, size_t nf) {
       cc_gauge(c, name, help, v * (double)getpagesize(), NULL);
     }
   }
+  return 0;
 }
 
 static int read_one(collect_ctx_t *c, const char *file) {
@@ -54,11 +61,14 @@ static int read_one(collect_ctx_t *c, const char *file) {
     if (nf < 3) continue;
     if (strcmp(f[0], "sockets:") == 0) {
       double v;
-      if (strcmp(f[1], "used") == 0 && ph_parse_double(f[2], &v))
-        cc_gauge(c, "node_sockstat_sockets_used", "Number of IPv4 sockets in use.", v, NULL);
+      if (strcmp(f[1], "used") != 0) continue;
+      if (!ph_parse_double(f[2], &v))
+        return cc_fail(c, PH_EPARSE, "%s: sockets used is not a number", path);
+      cc_gauge(c, "node_sockstat_sockets_used", "Number of IPv4 sockets in use.", v, NULL);
       continue;
     }
-    proto_line(c, f, nf);
+    rc = proto_line(c, path, f, nf);
+    if (rc < 0) return rc;
   }
   return 0;
 }

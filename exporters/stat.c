@@ -49,7 +49,22 @@ static int stat_collect(collect_ctx_t *c, void *state) {
     size_t nf = ph_fields(line, f, 16);
     if (nf < 2) continue;
     double v;
-    if (!ph_parse_double(f[1], &v)) continue;
+    /* node_exporter (procfs) refuses a /proc/stat whose cpu lines or
+     * known counters are not numbers */
+    bool known = ph_has_prefix(f[0], "cpu") || strcmp(f[0], "intr") == 0 ||
+                 strcmp(f[0], "ctxt") == 0 || strcmp(f[0], "btime") == 0 ||
+                 strcmp(f[0], "processes") == 0 || strcmp(f[0], "procs_running") == 0 ||
+                 strcmp(f[0], "procs_blocked") == 0;
+    if (!ph_parse_double(f[1], &v)) {
+      if (known) return cc_fail(c, PH_EPARSE, "%s: cannot parse \"%s\" line", path, f[0]);
+      continue;
+    }
+    if (ph_has_prefix(f[0], "cpu")) {
+      for (size_t k = 2; k < nf; k++)
+        if (!ph_parse_double(f[k], &v))
+          return cc_fail(c, PH_EPARSE, "%s: cannot parse \"%s\" line", path, f[0]);
+      continue;
+    }
     if (strcmp(f[0], "intr") == 0) intr = v;
     else if (strcmp(f[0], "ctxt") == 0) ctxt = v;
     else if (strcmp(f[0], "btime") == 0) btime = v;
@@ -58,7 +73,8 @@ static int stat_collect(collect_ctx_t *c, void *state) {
     else if (strcmp(f[0], "procs_blocked") == 0) blocked = v;
     else if (strcmp(f[0], "softirq") == 0) {
       for (size_t k = 0; k < 10 && k + 2 < nf; k++)
-        if (!ph_parse_double(f[k + 2], &soft[k])) return PH_EPARSE;
+        if (!ph_parse_double(f[k + 2], &soft[k]))
+          return cc_fail(c, PH_EPARSE, "%s: cannot parse \"softirq\" line", path);
     }
   }
   cc_counter(c, "node_intr_total", "Total number of interrupts serviced.",

@@ -112,15 +112,33 @@ static int open_err(const char *path) {
   return PH_EIO;
 }
 
+int cc_fail(collect_ctx_t *c, int rc, const char *fmt, ...) {
+  /* a missing file (often optional) never hides a real failure */
+  if (rc == PH_ENOTFOUND && c->err_rc != 0 && c->err_rc != PH_ENOTFOUND) return rc;
+  c->err_rc = rc;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->err, sizeof(c->err), fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* open_err() plus the reason recorded in the context. */
+static int cc_open_err(collect_ctx_t *c, const char *path) {
+  int e = errno;
+  int rc = open_err(path);
+  return cc_fail(c, rc, "open %s: %s", path, strerror(e));
+}
+
 int cc_read_file(collect_ctx_t *c, const char *path, char **data,
                  size_t *len) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return open_err(path);
+  if (fd < 0) return cc_open_err(c, path);
   int rc = read_fd_all(fd, &c->buf, &c->bufcap, len);
   close(fd);
   if (rc < 0) {
     log_debug("cannot read file", "path", path, "err", strerror(-rc));
-    return PH_EIO;
+    return cc_fail(c, PH_EIO, "read %s: %s", path, strerror(-rc));
   }
   *data = c->buf;
   return 0;
@@ -192,7 +210,7 @@ static int cmp_str(const void *a, const void *b) {
 int cc_list_dir(collect_ctx_t *c, const char *path, char ***names,
                 size_t *n) {
   DIR *d = opendir(path);
-  if (d == NULL) return open_err(path);
+  if (d == NULL) return cc_open_err(c, path);
   size_t cnt = 0, cap = 16;
   char **v = arena_alloc(c->arena, cap * sizeof(char *));
   ph_assert(v != NULL);

@@ -12,18 +12,24 @@
  */
 #include "api.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "ph_error.h"
 #include "pharos_version.h"
 #include "promql.h"
+#include "remote_metadata.h"
+#include "scrape.h"
 #include "timeparse.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -734,6 +740,364 @@ static void handle_query_exemplars(httpd_req_t *r, void *ud) {
   end_success(r, w, &b, NULL, 0, NULL, 0);
 }
 
+/* ---- targets and metadata ------------------------------------------------- */
+
+static const char *health_name(scrape_health_t h) {
+  switch (h) {
+  case SCRAPE_HEALTH_UP: return "up";
+  case SCRAPE_HEALTH_DOWN: return "down";
+  default: return "unknown";
+  }
+}
+
+static void handle_targets(httpd_req_t *r, void *ud) {
+  api_t *api = ud;
+  const char *state = httpd_req_param(r, "state");
+  const char *pool = httpd_req_param(r, "scrapePool");
+  bool want_active = true, want_dropped = true;
+  if (state && state[0]) {
+    if (strcasecmp(state, "active") == 0) want_dropped = false;
+    else if (strcasecmp(state, "dropped") == 0) want_active = false;
+    else if (strcasecmp(state, "any") != 0) want_active = want_dropped = false;
+  }
+  scrape_target_info_t *t = NULL;
+  size_t n = 0;
+  scrape_manager_t *m = api->scrape ? api->scrape(api->ud) : NULL;
+  if (m) scrape_manager_targets(m, &t, &n);
+  strbuf_t b = STRBUF_INIT;
+  json_writer_t *w = begin_success(&b);
+  json_object_begin(w);
+  json_key(w, "activeTargets");
+  json_array_begin(w);
+  for (size_t i = 0; i < n && want_active; i++) {
+    if (t[i].dropped || (pool && pool[0] && strcmp(pool, t[i].pool) != 0)) continue;
+    json_object_begin(w);
+    json_key(w, "discoveredLabels");
+    write_labels(w, t[i].discovered);
+    json_key(w, "labels");
+    write_labels(w, t[i].labels);
+    json_key(w, "scrapePool");
+    json_string(w, t[i].pool);
+    json_key(w, "scrapeUrl");
+    json_string(w, t[i].scrape_url ? t[i].scrape_url : "");
+    json_key(w, "globalUrl");
+    json_string(w, t[i].scrape_url ? t[i].scrape_url : "");
+    json_key(w, "lastError");
+    json_string(w, t[i].last_error ? t[i].last_error : "");
+    json_key(w, "lastScrape");
+    char ts[64];
+    if (t[i].last_scrape_ms) ph_format_rfc3339(t[i].last_scrape_ms, ts, sizeof ts);
+    else snprintf(ts, sizeof ts, "0001-01-01T00:00:00Z");
+    json_string(w, ts);
+    json_key(w, "lastScrapeDuration");
+    json_double(w, t[i].last_duration_s);
+    json_key(w, "health");
+    json_string(w, health_name(t[i].health));
+    char iv[32], to[32];
+    ph_format_duration(t[i].interval_ms, iv, sizeof iv);
+    ph_format_duration(t[i].timeout_ms, to, sizeof to);
+    json_key(w, "scrapeInterval");
+    json_string(w, iv);
+    json_key(w, "scrapeTimeout");
+    json_string(w, to);
+    json_object_end(w);
+  }
+  json_array_end(w);
+  json_key(w, "droppedTargets");
+  json_array_begin(w);
+  for (size_t i = 0; i < n && want_dropped; i++) {
+    if (!t[i].dropped || (pool && pool[0] && strcmp(pool, t[i].pool) != 0)) continue;
+    json_object_begin(w);
+    json_key(w, "discoveredLabels");
+    write_labels(w, t[i].discovered);
+    json_key(w, "scrapePool");
+    json_string(w, t[i].pool);
+    json_object_end(w);
+  }
+  json_array_end(w);
+  json_key(w, "droppedTargetCounts");
+  json_object_begin(w);
+  for (size_t i = 0; i < n; i++) {
+    bool seen = false;
+    for (size_t k = 0; k < i && !seen; k++) seen = strcmp(t[k].pool, t[i].pool) == 0;
+    if (seen) continue;
+    uint64_t c = 0;
+    for (size_t k = i; k < n; k++)
+      if (t[k].dropped && strcmp(t[k].pool, t[i].pool) == 0) c++;
+    json_key(w, t[i].pool);
+    json_uint(w, c);
+  }
+  json_object_end(w);
+  json_object_end(w);
+  end_success(r, w, &b, NULL, 0, NULL, 0);
+  scrape_target_infos_free(t, n);
+}
+
+/* Fully anchored RE2-style match (as label matchers), via PCRE2; a pattern
+ * that does not compile matches nothing. */
+static bool regex_full_match(const char *re, const char *s) {
+  strbuf_t pat = STRBUF_INIT;
+  strbuf_printf(&pat, "^(?s:%s)$", re);
+  int ecode;
+  PCRE2_SIZE eoff;
+  pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat.data, pat.len, PCRE2_UTF, &ecode,
+                                   &eoff, NULL);
+  strbuf_free(&pat);
+  if (code == NULL) return false;
+  pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+  int rc = pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+  pcre2_match_data_free(md);
+  pcre2_code_free(code);
+  return rc >= 0;
+}
+
+/* Does the target's label set satisfy every matcher? */
+static bool target_matches(const labels_t *ls, const tsdb_matcher_t *m, size_t nm) {
+  for (size_t i = 0; i < nm; i++) {
+    const char *v = labels_get(ls, m[i].name);
+    if (v == NULL) v = "";
+    bool eq = strcmp(v, m[i].value) == 0;
+    switch (m[i].type) {
+    case TSDB_MATCH_EQ: if (!eq) return false; break;
+    case TSDB_MATCH_NEQ: if (eq) return false; break;
+    case TSDB_MATCH_RE:
+    case TSDB_MATCH_NRE: {
+      bool match = regex_full_match(m[i].value, v);
+      if ((m[i].type == TSDB_MATCH_RE) != match) return false;
+      break;
+    }
+    }
+  }
+  return true;
+}
+
+static void handle_targets_metadata(httpd_req_t *r, void *ud) {
+  api_t *api = ud;
+  int64_t limit;
+  if (!param_limit(r, &limit)) return;
+  const char *metric = httpd_req_param(r, "metric");
+  const char *mt = httpd_req_param(r, "match_target");
+  promql_selector_t *sel = NULL;
+  const tsdb_matcher_t *m = NULL;
+  size_t nm = 0;
+  if (mt && mt[0]) {
+    promql_error_t perr;
+    if (promql_parse_selector(mt, strlen(mt), &sel, &perr) != 0) {
+      api_error(r, "bad_data", "invalid parameter \"match_target\": %s", perr.msg);
+      return;
+    }
+    nm = promql_selector_matchers(sel, &m);
+  }
+  scrape_metadata_info_t *md = NULL;
+  size_t n = 0;
+  scrape_manager_t *sm = api->scrape ? api->scrape(api->ud) : NULL;
+  if (sm) scrape_manager_metadata(sm, metric && metric[0] ? metric : NULL, &md, &n);
+  strbuf_t b = STRBUF_INIT;
+  json_writer_t *w = begin_success(&b);
+  json_array_begin(w);
+  int64_t written = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (limit > 0 && written >= limit) break;
+    if (nm && !target_matches(md[i].target, m, nm)) continue;
+    json_object_begin(w);
+    json_key(w, "target");
+    write_labels(w, md[i].target);
+    if (!(metric && metric[0])) {
+      json_key(w, "metric");
+      json_string(w, md[i].metric);
+    }
+    json_key(w, "type");
+    json_string(w, md[i].type);
+    json_key(w, "help");
+    json_string(w, md[i].help);
+    json_key(w, "unit");
+    json_string(w, md[i].unit);
+    json_object_end(w);
+    written++;
+  }
+  json_array_end(w);
+  end_success(r, w, &b, NULL, 0, NULL, 0);
+  scrape_metadata_infos_free(md, n);
+  promql_selector_free(sel);
+}
+
+typedef struct md_item {
+  const char *metric, *type, *help, *unit;
+} md_item_t;
+
+static int cmp_md(const void *a, const void *b) {
+  const md_item_t *x = a, *y = b;
+  int c = strcmp(x->metric, y->metric);
+  if (c) return c;
+  if ((c = strcmp(x->type, y->type))) return c;
+  if ((c = strcmp(x->help, y->help))) return c;
+  return strcmp(x->unit, y->unit);
+}
+
+static void handle_metadata(httpd_req_t *r, void *ud) {
+  api_t *api = ud;
+  int64_t limit = 0, per = 0;
+  if (!param_limit(r, &limit)) return;
+  const char *lp = httpd_req_param(r, "limit_per_metric");
+  if (lp && lp[0]) {
+    char *end;
+    per = strtoll(lp, &end, 10);
+    if (*end != '\0') {
+      api_error(r, "bad_data", "invalid parameter \"limit_per_metric\": cannot parse \"%s\"", lp);
+      return;
+    }
+  }
+  const char *metric = httpd_req_param(r, "metric");
+  if (metric && !metric[0]) metric = NULL;
+  scrape_metadata_info_t *smd = NULL;
+  size_t ns = 0;
+  scrape_manager_t *sm = api->scrape ? api->scrape(api->ud) : NULL;
+  if (sm) scrape_manager_metadata(sm, metric, &smd, &ns);
+  metadata_entry_t *rmd = NULL;
+  size_t nr = 0;
+  metadata_store_t *ms = api->rw_metadata ? api->rw_metadata(api->ud) : NULL;
+  if (ms) metadata_store_list(ms, metric, 0, 0, &rmd, &nr);
+  md_item_t *items = ph_calloc(ns + nr + 1, sizeof(*items));
+  size_t n = 0;
+  for (size_t i = 0; i < ns; i++)
+    items[n++] = (md_item_t){smd[i].metric, smd[i].type, smd[i].help, smd[i].unit};
+  for (size_t i = 0; i < nr; i++)
+    items[n++] = (md_item_t){rmd[i].metric, metadata_type_name(rmd[i].type),
+                             rmd[i].help ? rmd[i].help : "", rmd[i].unit ? rmd[i].unit : ""};
+  if (n > 1) qsort(items, n, sizeof(*items), cmp_md);
+  strbuf_t b = STRBUF_INIT;
+  json_writer_t *w = begin_success(&b);
+  json_object_begin(w);
+  int64_t families = 0;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && strcmp(items[j].metric, items[i].metric) == 0) j++;
+    if (limit > 0 && families >= limit) break;
+    json_key(w, items[i].metric);
+    json_array_begin(w);
+    int64_t k = 0;
+    for (size_t q = i; q < j; q++) {
+      if (q > i && cmp_md(&items[q - 1], &items[q]) == 0) continue; /* same variant */
+      if (per > 0 && k >= per) break;
+      json_object_begin(w);
+      json_key(w, "type");
+      json_string(w, items[q].type);
+      json_key(w, "help");
+      json_string(w, items[q].help);
+      json_key(w, "unit");
+      json_string(w, items[q].unit);
+      json_object_end(w);
+      k++;
+    }
+    json_array_end(w);
+    families++;
+    i = j;
+  }
+  json_object_end(w);
+  end_success(r, w, &b, NULL, 0, NULL, 0);
+  free(items);
+  scrape_metadata_infos_free(smd, ns);
+  metadata_entries_free(rmd, nr);
+}
+
+/* ---- /federate ---------------------------------------------------------------- */
+
+static void put_escaped_value(strbuf_t *b, const char *v) {
+  for (; *v; v++) {
+    if (*v == '\\') strbuf_puts(b, "\\\\");
+    else if (*v == '"') strbuf_puts(b, "\\\"");
+    else if (*v == '\n') strbuf_puts(b, "\\n");
+    else strbuf_putc(b, *v);
+  }
+}
+
+typedef struct fed_series {
+  labels_t *labels;
+  int64_t t;
+  double v;
+} fed_series_t;
+
+static int cmp_fed(const void *a, const void *b) {
+  const fed_series_t *x = a, *y = b;
+  const char *nx = labels_get(x->labels, "__name__"), *ny = labels_get(y->labels, "__name__");
+  int c = strcmp(nx ? nx : "", ny ? ny : "");
+  return c ? c : labels_cmp(x->labels, y->labels);
+}
+
+static void handle_federate(httpd_req_t *r, void *ud) {
+  api_t *api = ud;
+  selectors_t ss;
+  if (!parse_matches(r, &ss)) return;
+  int64_t now = ph_now_ms();
+  tsdb_querier_t *q;
+  tsdb_querier_open(api->db, now - api->lookback_ms, now, &q);
+  fed_series_t *all = NULL;
+  size_t n = 0, cap = 0;
+  char err[512];
+  for (size_t i = 0; i < ss.n; i++) {
+    const tsdb_matcher_t *m;
+    size_t nm = promql_selector_matchers(ss.s[i], &m);
+    tsdb_series_set_t *set;
+    if (tsdb_select(q, m, nm, &set, err, sizeof err) != 0) continue;
+    while (tsdb_series_set_next(set)) {
+      tsdb_iterator_t *it = tsdb_series_set_iterator(set);
+      int64_t t = 0;
+      double v = 0;
+      bool have = false;
+      while (tsdb_iterator_next(it)) {
+        tsdb_iterator_at(it, &t, &v);
+        have = true;
+      }
+      if (!have || tsdb_is_stale_nan(v)) continue;
+      ph_grow(&all, &cap, n + 1);
+      all[n++] = (fed_series_t){labels_dup(tsdb_series_set_labels(set)), t, v};
+    }
+    tsdb_series_set_free(set);
+  }
+  tsdb_querier_close(q);
+  selectors_free(&ss);
+  if (n > 1) qsort(all, n, sizeof(*all), cmp_fed);
+  labels_t *ext = api->external_labels ? api->external_labels(api->ud) : NULL;
+  strbuf_t b = STRBUF_INIT;
+  const char *last_name = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0 && labels_equal(all[i - 1].labels, all[i].labels)) continue;
+    const char *name = labels_get(all[i].labels, "__name__");
+    if (name == NULL) continue;
+    if (last_name == NULL || strcmp(last_name, name) != 0)
+      strbuf_printf(&b, "# TYPE %s untyped\n", name);
+    last_name = name;
+    strbuf_puts(&b, name);
+    strbuf_putc(&b, '{');
+    bool first = true;
+    const labels_t *ls = all[i].labels;
+    for (size_t k = 0; k < labels_len(ls); k++) {
+      const label_t *l = labels_at(ls, k);
+      if (strcmp(l->name, "__name__") == 0) continue;
+      strbuf_printf(&b, "%s%s=\"", first ? "" : ",", l->name);
+      put_escaped_value(&b, l->value);
+      strbuf_putc(&b, '"');
+      first = false;
+    }
+    for (size_t k = 0; ext && k < labels_len(ext); k++) {
+      const label_t *l = labels_at(ext, k);
+      if (labels_get(ls, l->name) != NULL) continue;
+      strbuf_printf(&b, "%s%s=\"", first ? "" : ",", l->name);
+      put_escaped_value(&b, l->value);
+      strbuf_putc(&b, '"');
+      first = false;
+    }
+    strbuf_putc(&b, '}');
+    char num[40];
+    format_float_go_g(all[i].v, num, sizeof num);
+    strbuf_printf(&b, " %s %lld\n", num, (long long)all[i].t);
+  }
+  for (size_t i = 0; i < n; i++) labels_free(all[i].labels);
+  free(all);
+  labels_free(ext);
+  httpd_respond_strbuf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
 static void handle_not_found(httpd_req_t *r, void *ud) {
   (void)ud;
   api_error(r, "not_found", "unknown API endpoint %s", httpd_req_path(r));
@@ -756,6 +1120,10 @@ void api_register(httpd_t *h, api_t *api) {
   httpd_route(h, "GET", "/api/v1/status/config", handle_config, api);
   httpd_route(h, "GET", "/api/v1/status/tsdb", handle_tsdb_status, api);
   httpd_route(h, "GET", "/api/v1/rules", handle_rules, api);
+  httpd_route(h, "GET", "/api/v1/targets", handle_targets, api);
+  httpd_route(h, "GET", "/api/v1/targets/metadata", handle_targets_metadata, api);
+  httpd_route(h, "GET", "/api/v1/metadata", handle_metadata, api);
+  httpd_route(h, "GET", "/federate", handle_federate, api);
   httpd_route(h, "GET", "/api/v1/alerts", handle_alerts, api);
   (void)handle_not_found;
 }

@@ -22,6 +22,12 @@ typedef struct api {
   char *(*config_text)(void *ud);    /* malloc'd copy of the config YAML */
   bool (*reload_ok)(void *ud);
   int64_t (*last_config_ms)(void *ud);
+  /* The scrape manager (may be NULL) and remote-write metadata; the
+   * pointers stay valid while the server runs. */
+  struct scrape_manager *(*scrape)(void *ud);
+  struct metadata_store *(*rw_metadata)(void *ud);
+  /* external_labels of the config, for /federate (caller frees) */
+  labels_t *(*external_labels)(void *ud);
 } api_t;
 
 void api_register(httpd_t *h, api_t *api);

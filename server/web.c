@@ -200,6 +200,24 @@ static int64_t api_last_config(void *ud) {
   return t;
 }
 
+static struct scrape_manager *api_scrape(void *ud) {
+  server_t *s = ud;
+  return s->scrape;
+}
+
+static struct metadata_store *api_rw_metadata(void *ud) {
+  (void)ud;
+  return remote_api_metadata();
+}
+
+static labels_t *api_external_labels(void *ud) {
+  server_t *s = ud;
+  pthread_mutex_lock(&s->reload_mu);
+  labels_t *ls = s->scrape_cfg ? labels_dup(s->scrape_cfg->external_labels) : NULL;
+  pthread_mutex_unlock(&s->reload_mu);
+  return ls;
+}
+
 void web_register(server_t *s) {
   s->api = (api_t){
       .db = s->db,
@@ -213,6 +231,9 @@ void web_register(server_t *s) {
       .config_text = api_config_text,
       .reload_ok = api_reload_ok,
       .last_config_ms = api_last_config,
+      .scrape = api_scrape,
+      .rw_metadata = api_rw_metadata,
+      .external_labels = api_external_labels,
   };
   api_register(s->http, &s->api);
   remote_api_register(s);

@@ -94,12 +94,16 @@ static char *scrape(const char *const *collectors, const char *const *flags) {
   return strbuf_detach(&b, NULL);
 }
 
-/* Drops node_scrape_* families; sets node_textfile_mtime_seconds to 1. */
+/* Drops node_scrape_* families and the always-served node_exporter_build_info
+ * and promhttp_metric_handler_errors_total; sets node_textfile_mtime_seconds
+ * to 1. */
 static char *normalize(const char *in) {
   strbuf_t b = STRBUF_INIT;
   char *copy = strdup(in), *p = copy, *line;
   while ((line = ph_next_line(&p)) != NULL) {
-    if (strstr(line, "node_scrape_collector_")) continue;
+    if (strstr(line, "node_scrape_collector_") || strstr(line, "node_exporter_build_info") ||
+        strstr(line, "promhttp_metric_handler_errors_total"))
+      continue;
     if (ph_has_prefix(line, "node_textfile_mtime_seconds{")) {
       char *sp = strrchr(line, ' ');
       *sp = '\0';

@@ -1,7 +1,9 @@
 /*
  * test_expo.c - the exposition writer: escaping, value formatting, family
  * and sample ordering, help/type clashes, duplicates, summaries and
- * histograms, compared byte for byte with what client_golang writes.
+ * histograms, compared byte for byte with what client_golang writes; the
+ * OpenMetrics writer (counter family names without _total, "unknown"
+ * types, ".0" values, integer counts, # EOF) and Accept negotiation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -191,6 +193,103 @@ static void test_many_families(void **st) {
   expo_free(e);
 }
 
+static void test_openmetrics(void **st) {
+  (void)st;
+  expo_t *e = expo_new();
+  add(e, "node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", EXPO_COUNTER, 12,
+      "cpu", "0", "mode", "idle");
+  add(e, "node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", EXPO_COUNTER,
+      3.25, "cpu", "0", "mode", "user");
+  add(e, "node_forks", "Forks \"quoted\" \\ help", EXPO_COUNTER, 1, NULL, NULL, NULL, NULL);
+  add(e, "node_load1", "1m load average.", EXPO_GAUGE, 0, NULL, NULL, NULL, NULL);
+  add(e, "node_big", "Big.", EXPO_GAUGE, 1e21, NULL, NULL, NULL, NULL);
+  add(e, "node_neg", "Neg.", EXPO_GAUGE, -1, NULL, NULL, NULL, NULL);
+  add(e, "node_nan", "NaN.", EXPO_GAUGE, NAN, NULL, NULL, NULL, NULL);
+  add(e, "node_inf", "Inf.", EXPO_GAUGE, -INFINITY, NULL, NULL, NULL, NULL);
+  add(e, "testmetric", "untyped", EXPO_UNTYPED, 34, "lbl", "a\"b", NULL, NULL);
+  double q[] = {0.5, 1}, qv[] = {2, 3.5};
+  assert_int_equal(expo_add_summary(e, "rpc", "RPC.", 0, NULL, NULL, 2, q, qv, 10, 4, NULL, 0), 0);
+  double le[] = {1, 2.5}, cum[] = {1, 3};
+  assert_int_equal(expo_add_histogram(e, "lat", "Lat.", 0, NULL, NULL, 2, le, cum, 4.5, 5, NULL,
+                                      0), 0);
+  strbuf_t b = STRBUF_INIT;
+  expo_write_openmetrics(e, &b);
+  assert_string_equal(strbuf_cstr(&b),
+                      "# HELP lat Lat.\n# TYPE lat histogram\n"
+                      "lat_bucket{le=\"1.0\"} 1\n"
+                      "lat_bucket{le=\"2.5\"} 3\n"
+                      "lat_bucket{le=\"+Inf\"} 5\n"
+                      "lat_sum 4.5\n"
+                      "lat_count 5\n"
+                      "# HELP node_big Big.\n# TYPE node_big gauge\nnode_big 1e+21\n"
+                      "# HELP node_cpu_seconds Seconds the CPUs spent in each mode.\n"
+                      "# TYPE node_cpu_seconds counter\n"
+                      "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 12.0\n"
+                      "node_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 3.25\n"
+                      "# HELP node_forks Forks \\\"quoted\\\" \\\\ help\n"
+                      "# TYPE node_forks unknown\nnode_forks 1.0\n"
+                      "# HELP node_inf Inf.\n# TYPE node_inf gauge\nnode_inf -Inf\n"
+                      "# HELP node_load1 1m load average.\n# TYPE node_load1 gauge\nnode_load1 0.0\n"
+                      "# HELP node_nan NaN.\n# TYPE node_nan gauge\nnode_nan NaN\n"
+                      "# HELP node_neg Neg.\n# TYPE node_neg gauge\nnode_neg -1.0\n"
+                      "# HELP rpc RPC.\n# TYPE rpc summary\n"
+                      "rpc{quantile=\"0.5\"} 2.0\n"
+                      "rpc{quantile=\"1.0\"} 3.5\n"
+                      "rpc_sum 10.0\n"
+                      "rpc_count 4\n"
+                      "# HELP testmetric untyped\n# TYPE testmetric unknown\n"
+                      "testmetric{lbl=\"a\\\"b\"} 34.0\n"
+                      "# EOF\n");
+  /* the text format of the same set is unchanged */
+  strbuf_reset(&b);
+  expo_write(e, &b);
+  assert_non_null(strstr(strbuf_cstr(&b), "# TYPE node_cpu_seconds_total counter\n"));
+  assert_non_null(strstr(strbuf_cstr(&b), "# TYPE testmetric untyped\n"));
+  assert_null(strstr(strbuf_cstr(&b), "# EOF"));
+  strbuf_free(&b);
+  expo_free(e);
+
+  /* an empty set is just the EOF marker */
+  e = expo_new();
+  strbuf_t b2 = STRBUF_INIT;
+  expo_write_openmetrics(e, &b2);
+  assert_string_equal(strbuf_cstr(&b2), "# EOF\n");
+  strbuf_free(&b2);
+  expo_free(e);
+}
+
+static void test_negotiate(void **st) {
+  (void)st;
+  const char *ct;
+  assert_int_equal(exporter_negotiate(NULL, &ct), EXPORTER_FMT_TEXT);
+  assert_string_equal(ct, "text/plain; version=0.0.4; charset=utf-8");
+  assert_int_equal(exporter_negotiate("*/*", &ct), EXPORTER_FMT_TEXT);
+  /* Prometheus's scrape Accept header */
+  assert_int_equal(exporter_negotiate("application/openmetrics-text;version=1.0.0,"
+                                      "application/openmetrics-text;version=0.0.1;q=0.75,"
+                                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+                                      &ct),
+                   EXPORTER_FMT_OPENMETRICS);
+  assert_string_equal(ct, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  assert_int_equal(exporter_negotiate("application/openmetrics-text; version=0.0.1", &ct),
+                   EXPORTER_FMT_OPENMETRICS);
+  assert_string_equal(ct, "application/openmetrics-text; version=0.0.1; charset=utf-8");
+  assert_int_equal(exporter_negotiate("application/openmetrics-text", &ct),
+                   EXPORTER_FMT_OPENMETRICS);
+  /* q decides; unknown versions and types are skipped */
+  assert_int_equal(exporter_negotiate("application/openmetrics-text;q=0.2, text/plain;q=0.9",
+                                      &ct),
+                   EXPORTER_FMT_TEXT);
+  assert_int_equal(exporter_negotiate("application/openmetrics-text;version=9.9.9,text/plain",
+                                      &ct),
+                   EXPORTER_FMT_TEXT);
+  assert_int_equal(exporter_negotiate("application/json", &ct), EXPORTER_FMT_TEXT);
+  assert_string_equal(ct, "text/plain; version=0.0.4; charset=utf-8");
+  assert_int_equal(exporter_negotiate("application/openmetrics-text;q=0", &ct),
+                   EXPORTER_FMT_TEXT);
+  assert_int_equal(exporter_negotiate("", &ct), EXPORTER_FMT_TEXT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_values),
@@ -199,6 +298,8 @@ int main(void) {
       cmocka_unit_test(test_conflicts),
       cmocka_unit_test(test_summary_histogram),
       cmocka_unit_test(test_many_families),
+      cmocka_unit_test(test_openmetrics),
+      cmocka_unit_test(test_negotiate),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
