@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define JSON_CT "application/json"
@@ -52,7 +53,25 @@ static int status_for(const char *error_type) {
   return 500;
 }
 
+/* The CORS headers Prometheus sets on API responses when the request has
+ * an Origin (httputil.SetCORS): the regex ".*" answers "*". */
+static const char *g_cors_origin = ".*";
+
+static bool regex_full_match(const char *re, const char *s);
+
+static void set_cors(httpd_req_t *r) {
+  const char *origin = httpd_req_header(r, "Origin");
+  if (origin == NULL || origin[0] == '\0') return;
+  httpd_add_header(r, "Access-Control-Allow-Headers", "Accept, Authorization, Content-Type, Origin");
+  httpd_add_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+  httpd_add_header(r, "Access-Control-Expose-Headers", "Date");
+  if (strcmp(g_cors_origin, ".*") == 0) httpd_add_header(r, "Access-Control-Allow-Origin", "*");
+  else if (regex_full_match(g_cors_origin, origin))
+    httpd_add_header(r, "Access-Control-Allow-Origin", origin);
+}
+
 void api_error(httpd_req_t *r, const char *error_type, const char *fmt, ...) {
+  set_cors(r);
   char msg[2048];
   va_list ap;
   va_start(ap, fmt);
@@ -99,6 +118,7 @@ static void end_success(httpd_req_t *r, json_writer_t *w, strbuf_t *b,
   }
   json_object_end(w);
   json_writer_free(w);
+  set_cors(r);
   httpd_respond_strbuf(r, 200, JSON_CT, b);
 }
 
@@ -306,7 +326,8 @@ static void run_query(httpd_req_t *r, api_t *api, bool range) {
   if (!ok) return;
   if (q == NULL) q = "";
   promql_error_t perr;
-  promql_expr_t *expr = promql_parse(q, strlen(q), &perr);
+  promql_parse_opts_t popts = {.experimental_functions = api->experimental_functions};
+  promql_expr_t *expr = promql_parse_ex(q, strlen(q), &popts, &perr);
   if (expr == NULL) {
     api_error(r, "bad_data", "invalid parameter \"query\": %s", perr.msg);
     return;
@@ -1098,12 +1119,114 @@ static void handle_federate(httpd_req_t *r, void *ud) {
   httpd_respond_strbuf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
+/* ---- admin API ------------------------------------------------------------------ */
+
+static bool admin_check(httpd_req_t *r, api_t *api) {
+  if (api->admin_enabled) return true;
+  api_error(r, "unavailable", "admin APIs disabled");
+  return false;
+}
+
+static void respond_no_content(httpd_req_t *r) {
+  set_cors(r);
+  httpd_respond(r, 204, NULL, "", 0);
+}
+
+static void handle_snapshot(httpd_req_t *r, void *ud) {
+  api_t *api = ud;
+  if (!admin_check(r, api)) return;
+  const char *sh = httpd_req_param(r, "skip_head");
+  bool skip = false;
+  if (sh && sh[0]) {
+    if (strcmp(sh, "true") == 0 || strcmp(sh, "1") == 0) skip = true;
+    else if (strcmp(sh, "false") != 0 && strcmp(sh, "0") != 0) {
+      api_error(r, "bad_data", "unable to parse boolean 'skip_head' argument: strconv.ParseBool: parsing \"%s\": invalid syntax", sh);
+      return;
+    }
+  }
+  char name[64], tbuf[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(tbuf, sizeof tbuf, "%Y%m%dT%H%M%SZ", &tm);
+  snprintf(name, sizeof name, "%s-%08x%08x", tbuf, (unsigned)rand(), (unsigned)rand());
+  char dir[4200], parent[4100];
+  snprintf(parent, sizeof parent, "%s/snapshots", api->storage_path);
+  mkdir(parent, 0755);
+  snprintf(dir, sizeof dir, "%s/%s", parent, name);
+  char err[512];
+  if (tsdb_snapshot(api->db, dir, skip, err, sizeof err) != 0) {
+    api_error(r, "internal", "create snapshot: %s", err);
+    return;
+  }
+  strbuf_t b = STRBUF_INIT;
+  json_writer_t *w = begin_success(&b);
+  json_object_begin(w);
+  json_key(w, "name");
+  json_string(w, name);
+  json_object_end(w);
+  end_success(r, w, &b, NULL, 0, NULL, 0);
+}
+
+static void handle_delete_series(httpd_req_t *r, void *ud) {
+  api_t *api = ud;
+  if (!admin_check(r, api)) return;
+  int64_t start, end;
+  if (!param_time(r, "start", API_MIN_TIME, &start) || !param_time(r, "end", API_MAX_TIME, &end))
+    return;
+  selectors_t ss;
+  if (!parse_matches(r, &ss)) return;
+  if (ss.n == 0) {
+    selectors_free(&ss);
+    api_error(r, "bad_data", "no match[] parameter provided");
+    return;
+  }
+  char err[512];
+  for (size_t i = 0; i < ss.n; i++) {
+    const tsdb_matcher_t *m;
+    size_t nm = promql_selector_matchers(ss.s[i], &m);
+    if (tsdb_delete_series(api->db, m, nm, start, end, err, sizeof err) != 0) {
+      selectors_free(&ss);
+      api_error(r, "internal", "%s", err);
+      return;
+    }
+  }
+  selectors_free(&ss);
+  respond_no_content(r);
+}
+
+static void handle_clean_tombstones(httpd_req_t *r, void *ud) {
+  api_t *api = ud;
+  if (!admin_check(r, api)) return;
+  char err[512];
+  if (tsdb_clean_tombstones(api->db, err, sizeof err) != 0) {
+    api_error(r, "internal", "%s", err);
+    return;
+  }
+  respond_no_content(r);
+}
+
+static void handle_options(httpd_req_t *r, void *ud) {
+  (void)ud;
+  set_cors(r);
+  httpd_respond(r, 200, NULL, "", 0);
+}
+
 static void handle_not_found(httpd_req_t *r, void *ud) {
   (void)ud;
   api_error(r, "not_found", "unknown API endpoint %s", httpd_req_path(r));
 }
 
 void api_register(httpd_t *h, api_t *api) {
+  if (api->cors_origin && api->cors_origin[0]) g_cors_origin = api->cors_origin;
+  static const char *const admin_methods[] = {"POST", "PUT"};
+  for (int i = 0; i < 2; i++) {
+    httpd_route(h, admin_methods[i], "/api/v1/admin/tsdb/snapshot", handle_snapshot, api);
+    httpd_route(h, admin_methods[i], "/api/v1/admin/tsdb/delete_series", handle_delete_series, api);
+    httpd_route(h, admin_methods[i], "/api/v1/admin/tsdb/clean_tombstones",
+                handle_clean_tombstones, api);
+  }
+  httpd_route(h, "OPTIONS", "/api/v1/*", handle_options, api);
   static const char *const both[] = {"GET", "POST"};
   for (int i = 0; i < 2; i++) {
     httpd_route(h, both[i], "/api/v1/query", handle_query, api);

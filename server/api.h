@@ -24,6 +24,10 @@ typedef struct api {
   int64_t (*last_config_ms)(void *ud);
   /* The scrape manager (may be NULL) and remote-write metadata; the
    * pointers stay valid while the server runs. */
+  bool admin_enabled;                /* --web.enable-admin-api */
+  const char *storage_path;
+  bool experimental_functions;       /* --enable-feature=promql-experimental-functions */
+  const char *cors_origin;           /* --web.cors.origin regex; ".*" = any */
   struct scrape_manager *(*scrape)(void *ud);
   struct metadata_store *(*rw_metadata)(void *ud);
   /* external_labels of the config, for /federate (caller frees) */

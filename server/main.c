@@ -102,6 +102,12 @@ int main(int argc, char **argv) {
        &f->log_level},
       {"log.format", FLAG_STRING, "logfmt",
        "Output format of log messages. One of: [logfmt, json]", &f->log_format},
+      {"enable-feature", FLAG_STRING, "",
+       "Comma separated feature names to enable. Valid options: "
+       "promql-experimental-functions.",
+       &f->enable_feature},
+      {"web.cors.origin", FLAG_STRING, ".*",
+       "Regex for CORS origin. It is fully anchored.", &f->cors_origin},
   };
   s.flagset = flags_new("pharos", "The Pharos monitoring server", defs,
                         sizeof defs / sizeof defs[0]);

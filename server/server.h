@@ -35,6 +35,8 @@ typedef struct server_flags {
   int64_t query_max_samples;
   const char *log_level;
   const char *log_format;
+  const char *enable_feature;
+  const char *cors_origin;
 } server_flags_t;
 
 typedef struct server {

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static bool is_ulid(const char *s) {
   if (strlen(s) != 26) return false;
@@ -179,6 +180,7 @@ static int add_block(tsdb_t *db, const char *id, char *err, size_t errlen) {
 /* ---- cutting the head ------------------------------------------------------- */
 
 typedef struct cut_ctx {
+  tsdb_t *db;
   head_series_t **series;
   int64_t mint, maxt;
   int64_t *ts;
@@ -190,6 +192,9 @@ static int cut_samples(void *ud, size_t i, const int64_t **ts, const double **v,
                        size_t *n) {
   cut_ctx_t *c = ud;
   tsdb__head_series_samples(c->series[i], c->mint, c->maxt, &c->ts, &c->vs, &c->cap, n);
+  tomb_interval_t iv[16];
+  size_t niv = tsdb__tombstones_for(c->db, c->series[i]->labels, iv, 16);
+  *n = tsdb__tombstones_filter(iv, niv < 16 ? niv : 16, c->ts, c->vs, *n);
   *ts = c->ts;
   *v = c->vs;
   return 0;
@@ -267,7 +272,7 @@ static int cut_block(tsdb_t *db, int64_t start, int64_t end, char *err, size_t e
   if (k > 1) qsort(all, k, sizeof(*all), cmp_series_labels);
   labels_t **labels = ph_malloc((k ? k : 1) * sizeof(labels_t *));
   for (size_t i = 0; i < k; i++) labels[i] = all[i]->labels;
-  cut_ctx_t ctx = {all, start, end, NULL, NULL, 0};
+  cut_ctx_t ctx = {db, all, start, end, NULL, NULL, 0};
   block_input_t in = {
       .mint = start, .maxt = end, .created_ms = ph_now_ms(), .level = 1,
       .labels = labels, .nseries = k, .samples = cut_samples, .ud = &ctx,
@@ -301,6 +306,7 @@ typedef struct merge_src {
 } merge_src_t;
 
 typedef struct merge_ctx {
+  tsdb_t *db;
   block_t **blocks;
   merge_src_t *src;   /* sorted by labels, then block */
   size_t *first;      /* first src index of output series i; first[n] = nsrc */
@@ -342,6 +348,9 @@ static int merge_samples(void *ud, size_t i, const int64_t **ts, const double **
     }
     free(recs);
   }
+  tomb_interval_t iv[16];
+  size_t niv = tsdb__tombstones_for(c->db, c->src[c->first[i]].labels, iv, 16);
+  *n = tsdb__tombstones_filter(iv, niv < 16 ? niv : 16, c->ts, c->vs, *n);
   *ts = c->ts;
   *v = c->vs;
   return 0;
@@ -397,7 +406,7 @@ static int compact_blocks(tsdb_t *db, block_t **blocks, size_t nb, int64_t mint,
     for (size_t k = 0; k < ns; k++) ids[nids++] = s[k];
     if (tsdb__block_level(blocks[i]) > level) level = tsdb__block_level(blocks[i]);
   }
-  merge_ctx_t ctx = {blocks, src, first, NULL, NULL, 0};
+  merge_ctx_t ctx = {db, blocks, src, first, NULL, NULL, 0};
   block_input_t in = {
       .mint = mint, .maxt = maxt, .created_ms = ph_now_ms(), .level = level + 1,
       .sources = ids, .nsources = nids, .labels = labels, .nseries = nout,
@@ -561,3 +570,127 @@ void tsdb_blocks_info(tsdb_t *db, tsdb_block_info_t **out, size_t *n) {
 }
 
 void tsdb_blocks_info_free(tsdb_block_info_t *info) { free(info); }
+
+/* ---- admin: clean tombstones, snapshots ---------------------------------------- */
+
+/* Does any series of the block have deleted samples inside its range? */
+static bool block_has_deleted(tsdb_t *db, block_t *b) {
+  uint64_t ns = tsdb__block_nseries(b);
+  for (uint64_t o = 0; o < ns; o++) {
+    labels_t *ls;
+    block_rec_t *recs;
+    size_t nrecs;
+    if (tsdb__block_series(b, (uint32_t)o, &ls, &recs, &nrecs) != 0) continue;
+    tomb_interval_t iv[16];
+    size_t niv = tsdb__tombstones_for(db, ls, iv, 16);
+    bool hit = false;
+    for (size_t k = 0; k < niv && k < 16 && !hit; k++)
+      for (size_t r = 0; r < nrecs && !hit; r++)
+        hit = iv[k].mint <= recs[r].maxt && iv[k].maxt >= recs[r].mint;
+    labels_free(ls);
+    free(recs);
+    if (hit) return true;
+  }
+  return false;
+}
+
+int tsdb_clean_tombstones(tsdb_t *db, char *err, size_t errlen) {
+  pthread_mutex_lock(&db->maint_mu);
+  int rc = 0;
+  block_t **blocks;
+  size_t nb;
+  tsdb__blocks_snapshot(db, INT64_MIN, INT64_MAX, &blocks, &nb);
+  for (size_t i = 0; i < nb && rc == 0; i++) {
+    if (!block_has_deleted(db, blocks[i])) continue;
+    rc = compact_blocks(db, &blocks[i], 1, tsdb__block_mint(blocks[i]),
+                        tsdb__block_maxt(blocks[i]), err, errlen);
+  }
+  for (size_t i = 0; i < nb; i++) tsdb__block_unref(blocks[i]);
+  free(blocks);
+  if (rc == 0) {
+    /* tombstones older than everything in the head have done their work */
+    tsdb_stats_t st;
+    tsdb__head_stats(db->head, &st);
+    int64_t hmin = st.head_min_time == INT64_MAX ? INT64_MAX : st.head_min_time;
+    rc = tsdb__tombstones_forget_before(db, hmin, err, errlen);
+  }
+  pthread_mutex_unlock(&db->maint_mu);
+  return rc;
+}
+
+static int link_file(const char *from_dir, const char *to_dir, const char *name, char *err,
+                     size_t errlen) {
+  char a[4200], b[4200];
+  snprintf(a, sizeof a, "%s/%s", from_dir, name);
+  snprintf(b, sizeof b, "%s/%s", to_dir, name);
+  if (link(a, b) == 0) return 0;
+  /* another filesystem: copy */
+  FILE *in = fopen(a, "rb"), *out = in ? fopen(b, "wb") : NULL;
+  if (in == NULL || out == NULL) {
+    if (in) fclose(in);
+    return ph_err(err, errlen, PH_EIO, "snapshot %s: %s", a, strerror(errno));
+  }
+  char buf[65536];
+  size_t n;
+  int rc = 0;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) rc = PH_EIO;
+  fclose(in);
+  if (fclose(out) != 0) rc = PH_EIO;
+  return rc ? ph_err(err, errlen, rc, "snapshot %s: write failed", b) : 0;
+}
+
+int tsdb_snapshot(tsdb_t *db, const char *dir, bool skip_head, char *err, size_t errlen) {
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    return ph_err(err, errlen, PH_EIO, "create %s: %s", dir, strerror(errno));
+  pthread_mutex_lock(&db->maint_mu);
+  block_t **blocks;
+  size_t nb;
+  tsdb__blocks_snapshot(db, INT64_MIN, INT64_MAX, &blocks, &nb);
+  int rc = 0;
+  for (size_t i = 0; i < nb && rc == 0; i++) {
+    char bdir[4200];
+    snprintf(bdir, sizeof bdir, "%s/%s", dir, tsdb__block_id(blocks[i]));
+    if (mkdir(bdir, 0755) != 0 && errno != EEXIST) {
+      rc = ph_err(err, errlen, PH_EIO, "create %s: %s", bdir, strerror(errno));
+      break;
+    }
+    static const char *const files[] = {"meta.json", "index", "chunks"};
+    for (int f = 0; f < 3 && rc == 0; f++)
+      rc = link_file(tsdb__block_dir(blocks[i]), bdir, files[f], err, errlen);
+  }
+  for (size_t i = 0; i < nb; i++) tsdb__block_unref(blocks[i]);
+  free(blocks);
+  /* deletions not yet cleaned from the blocks go along */
+  char tpath[4200];
+  snprintf(tpath, sizeof tpath, "%s/tombstones", db->path);
+  if (rc == 0 && access(tpath, F_OK) == 0)
+    rc = link_file(db->path, dir, "tombstones", err, errlen);
+  if (rc == 0 && !skip_head) {
+    tsdb_stats_t st;
+    tsdb__head_stats(db->head, &st);
+    if (st.head_max_time != INT64_MIN && st.head_min_time != INT64_MAX) {
+      head_series_t **all;
+      size_t n;
+      tsdb__head_all_series(db->head, &all, &n);
+      if (n > 1) qsort(all, n, sizeof(*all), cmp_series_labels);
+      labels_t **labels = ph_malloc((n ? n : 1) * sizeof(labels_t *));
+      for (size_t i = 0; i < n; i++) labels[i] = all[i]->labels;
+      cut_ctx_t ctx = {db, all, st.head_min_time, st.head_max_time + 1, NULL, NULL, 0};
+      block_input_t in = {
+          .mint = st.head_min_time, .maxt = st.head_max_time + 1,
+          .created_ms = ph_now_ms(), .level = 1, .labels = labels, .nseries = n,
+          .samples = cut_samples, .ud = &ctx,
+      };
+      char id[27];
+      rc = tsdb__block_write(dir, &in, id, err, errlen);
+      free(ctx.ts);
+      free(ctx.vs);
+      free(labels);
+      free(all);
+    }
+  }
+  pthread_mutex_unlock(&db->maint_mu);
+  if (rc == 0) tsdb__fsync_dir(dir);
+  return rc;
+}

@@ -47,6 +47,8 @@ typedef struct snap_series {
   ooo_sample_t *ooo;
   size_t nooo;
   size_t order;        /* source order while merging: block index, head last */
+  tomb_interval_t *tomb; /* deleted intervals (arena) */
+  size_t ntomb;
 } snap_series_t;
 
 struct tsdb_iterator {
@@ -76,6 +78,7 @@ struct tsdb_iterator {
 };
 
 struct tsdb_series_set {
+  tsdb_t *db;
   arena_t *arena;
   block_t **blocks;  /* referenced blocks */
   size_t nblocks;
@@ -260,17 +263,34 @@ int tsdb_select(tsdb_querier_t *q, const tsdb_matcher_t *m, size_t n,
   }
   if (set->n > 1) qsort(set->series, set->n, sizeof(*set->series), cmp_snap);
   merge_equal(set);
+  if (tsdb__tombstones_any(q->db)) {
+    for (size_t i = 0; i < set->n; i++) {
+      tomb_interval_t iv[16];
+      size_t k = tsdb__tombstones_for(q->db, set->series[i].labels, iv, 16);
+      if (k > 16) k = 16;
+      if (k == 0) continue;
+      set->series[i].tomb = arena_alloc(set->arena, k * sizeof(tomb_interval_t));
+      memcpy(set->series[i].tomb, iv, k * sizeof(tomb_interval_t));
+      set->series[i].ntomb = k;
+    }
+  }
+  set->db = q->db;
   *out = set;
   return 0;
 }
 
 bool tsdb_series_set_next(tsdb_series_set_t *s) {
-  if (s->cur >= s->n) {
-    s->cur = s->n + 1;
-    return false;
+  for (;;) {
+    if (s->cur >= s->n) {
+      s->cur = s->n + 1;
+      return false;
+    }
+    s->cur++;
+    if (s->series[s->cur - 1].ntomb == 0) return true;
+    /* a series whose every sample was deleted is not returned */
+    tsdb_iterator_t *it = tsdb_series_set_iterator(s);
+    if (tsdb_iterator_next(it)) return true;
   }
-  s->cur++;
-  return true;
 }
 
 size_t tsdb_series_set_count(const tsdb_series_set_t *s) { return s->n; }
@@ -381,11 +401,18 @@ static bool block_step(tsdb_iterator_t *it) {
 
 static bool head_step(tsdb_iterator_t *it);
 
+static bool deleted(const tsdb_iterator_t *it) {
+  for (size_t k = 0; k < it->s->ntomb; k++)
+    if (it->t >= it->s->tomb[k].mint && it->t <= it->s->tomb[k].maxt) return true;
+  return false;
+}
+
 static bool step(tsdb_iterator_t *it) {
   for (;;) {
     bool got = block_step(it) || head_step(it);
     if (!got) return false;
     if (it->emitted && it->t <= it->last) continue; /* overlap between sources */
+    if (it->s->ntomb && deleted(it)) continue;
     it->last = it->t;
     it->emitted = true;
     return true;

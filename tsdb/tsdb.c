@@ -185,6 +185,7 @@ int tsdb_open(const tsdb_options_t *o, tsdb_t **out, char *err, size_t errlen) {
   pthread_mutex_init(&db->blocks_mu, NULL);
   pthread_mutex_init(&db->maint_mu, NULL);
   pthread_rwlock_init(&db->gc_mu, NULL);
+  pthread_rwlock_init(&db->tombs_mu, NULL);
   int rc;
   if (mkdir_p(db->path) != 0) {
     rc = ph_err(err, errlen, PH_EIO, "create data directory %s: %s", db->path,
@@ -203,6 +204,8 @@ int tsdb_open(const tsdb_options_t *o, tsdb_t **out, char *err, size_t errlen) {
   db->symtab = symtab_new();
   db->head = tsdb__head_new(db, db->opt.block_range_ms, db->opt.ooo_window_ms);
   rc = tsdb__load_blocks(db, err, errlen);
+  if (rc != 0) goto fail;
+  rc = tsdb__tombstones_load(db, err, errlen);
   if (rc != 0) goto fail;
   /* samples older than the newest block are in blocks already: replay and
    * appends treat them as out of bounds */
@@ -263,6 +266,8 @@ void tsdb_close(tsdb_t *db) {
   pthread_mutex_destroy(&db->blocks_mu);
   pthread_mutex_destroy(&db->maint_mu);
   pthread_rwlock_destroy(&db->gc_mu);
+  tsdb__tombstones_free(db);
+  pthread_rwlock_destroy(&db->tombs_mu);
   free(db->path);
   free(db);
 }

@@ -132,6 +132,21 @@ int tsdb_label_values(tsdb_querier_t *q, const char *name,
                       size_t *count, char *err, size_t errlen);
 void tsdb_strings_free(char **s, size_t count);
 
+/* --- Administration (the admin API) -------------------------------------- */
+
+/* Deletes the samples in [mint, maxt] of every series matching m: hidden
+ * from queries at once, left out of blocks written from now on, and
+ * physically removed from existing blocks by tsdb_clean_tombstones. */
+int tsdb_delete_series(tsdb_t *db, const tsdb_matcher_t *m, size_t n, int64_t mint,
+                       int64_t maxt, char *err, size_t errlen);
+/* Rewrites the blocks that hold deleted samples without them. */
+int tsdb_clean_tombstones(tsdb_t *db, char *err, size_t errlen);
+/* Writes a consistent copy of the database into dir (created): every block
+ * hard-linked, and unless skip_head, the head's samples as one more
+ * block.  The copy is a data directory pharos can open. */
+int tsdb_snapshot(tsdb_t *db, const char *dir, bool skip_head, char *err,
+                  size_t errlen);
+
 /* --- Status ------------------------------------------------------------- */
 
 typedef struct tsdb_stats {

@@ -232,6 +232,22 @@ void tsdb__blocks_snapshot(tsdb_t *db, int64_t mint, int64_t maxt, block_t ***ou
 int64_t tsdb__blocks_maxt(tsdb_t *db);
 void tsdb__blocks_stats(tsdb_t *db, tsdb_stats_t *st);
 
+/* ---- tombstones.c ---- */
+typedef struct tombstone tombstone_t;
+typedef struct tomb_interval {
+  int64_t mint, maxt; /* inclusive */
+} tomb_interval_t;
+int tsdb__tombstones_load(tsdb_t *db, char *err, size_t errlen);
+void tsdb__tombstones_free(tsdb_t *db);
+/* Intervals deleted for a series with these labels; returns how many there
+ * are (only the first cap are written). */
+size_t tsdb__tombstones_for(tsdb_t *db, const labels_t *ls, tomb_interval_t *out,
+                            size_t cap);
+bool tsdb__tombstones_any(tsdb_t *db);
+int tsdb__tombstones_forget_before(tsdb_t *db, int64_t t, char *err, size_t errlen);
+size_t tsdb__tombstones_filter(const tomb_interval_t *iv, size_t niv, int64_t *ts,
+                               double *vs, size_t n);
+
 /* ---- tsdb.c ---- */
 
 struct tsdb {
@@ -250,6 +266,9 @@ struct tsdb {
   pthread_mutex_t blocks_mu;
   pthread_mutex_t maint_mu; /* one maintenance round at a time */
   pthread_rwlock_t gc_mu;   /* commits read-lock; head truncation write-locks */
+  tombstone_t *tombs;       /* deletions; tombs_mu */
+  size_t ntombs, tombs_cap;
+  pthread_rwlock_t tombs_mu;
   atomic_uint_fast64_t samples_appended;
   atomic_uint_fast64_t next_batch;
   int lock_fd;              /* flock on dir/lock */

@@ -35,7 +35,7 @@ check "a missing config file is named" grep -q "pharos.yml.real" "$log"
 
 cp "$E2E_TMP/empty.yml" "$cfg.real"
 "$PHAROS" --config.file="$cfg.real" --web.listen-address=127.0.0.1:0 \
-  --storage.tsdb.path="$E2E_TMP/data" --web.enable-lifecycle >"$log" 2>&1 &
+  --storage.tsdb.path="$E2E_TMP/data" --web.enable-lifecycle --web.enable-admin-api >"$log" 2>&1 &
 pid=$!; E2E_PIDS+=("$pid")
 check "pharos starts" wait_for_log "$log" 'Server is ready'
 port=$(port_from_log "$log"); base="http://127.0.0.1:$port"
@@ -91,4 +91,21 @@ q=$(curl -s "$base/api/v1/query" --data-urlencode 'query=count by (__name__) ({j
 check "regex selector over scraped series" test "$q" -ge 4
 q=$(curl -s "$base/api/v1/query" --data-urlencode 'query=scrape_samples_scraped{job="self"}' | jq -r '.data.result[0].value[1]')
 check "scrape_samples_scraped is reported" test "${q:-0}" -gt 5
+# Admin API: delete a series, clean tombstones, take a snapshot.
+n=$(curl -s "$base/api/v1/query" --data-urlencode 'query=count(process_cpu_seconds_total{job="self"})' | jq -r '.data.result[0].value[1]')
+check "before deletion the series is there" test "$n" = 1
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/api/v1/admin/tsdb/delete_series" \
+  --data-urlencode 'match[]=process_cpu_seconds_total{job="self"}' \
+  --data-urlencode 'start=0' --data-urlencode "end=$(( $(date +%s) + 60 ))")
+check "delete_series is 204" test "$code" = 204
+n=$(curl -s "$base/api/v1/series" --data-urlencode 'match[]=process_cpu_seconds_total{job="self"}' \
+  --data-urlencode "end=$(( $(date +%s) - 1 ))" | jq '.data | length')
+check "the deleted series is gone" test "$n" = 0
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/api/v1/admin/tsdb/delete_series")
+check "delete_series without match[] is 400" test "$code" = 400
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$base/api/v1/admin/tsdb/clean_tombstones")
+check "clean_tombstones is 204" test "$code" = 204
+snap=$(curl -s -X POST "$base/api/v1/admin/tsdb/snapshot" | jq -r .data.name)
+check "snapshot returns a name" grep -qE '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{16}$' <<<"$snap"
+check "snapshot directory holds a block" bash -c "ls '$E2E_TMP/data/snapshots/$snap' | grep -qE '^[0-9A-Z]{26}$'"
 finish

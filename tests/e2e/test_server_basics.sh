@@ -27,6 +27,13 @@ check "/metrics has TYPE lines" grep -q '^# TYPE process_cpu_seconds_total count
 ct=$(curl -sS -o /dev/null -w '%{content_type}' "$base/metrics")
 check "/metrics content type is the text format 0.0.4" grep -q 'version=0.0.4' <<<"$ct"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/nonexistent"); check "unknown path is 404" test "$code" = 404
+code=$(curl -s -o "$E2E_TMP/adm.json" -w '%{http_code}' -X POST "$base/api/v1/admin/tsdb/snapshot")
+check "admin API disabled: 503 unavailable" test "$code:$(grep -o '"errorType":"[a-z]*"' "$E2E_TMP/adm.json")" = '503:"errorType":"unavailable"'
+hdrs=$(curl -s -D - -o /dev/null -H 'Origin: http://grafana.example' "$base/api/v1/status/buildinfo")
+check "CORS: Access-Control-Allow-Origin for an Origin" grep -qi '^Access-Control-Allow-Origin: \*' <<<"$hdrs"
+check "CORS: allowed methods" grep -qi '^Access-Control-Allow-Methods: GET, POST, OPTIONS' <<<"$hdrs"
+hdrs=$(curl -s -D - -o /dev/null "$base/api/v1/status/buildinfo")
+check "CORS: no headers without an Origin" bash -c "! grep -qi '^Access-Control' <<<\"\$1\"" _ "$hdrs"
 gz=$(curl -sS -H 'Accept-Encoding: gzip' -o "$E2E_TMP/m.gz" -w '%{size_download}' "$base/metrics")
 check "gzip response decodes" bash -c "gzip -dc '$E2E_TMP/m.gz' | grep -q process_cpu_seconds_total"
 

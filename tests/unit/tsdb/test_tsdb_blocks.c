@@ -313,6 +313,65 @@ static void test_bytes_per_sample(void **state) {
   free(dir);
 }
 
+static void test_delete_clean_snapshot(void **state) {
+  (void)state;
+  char *dir = tu_tempdir();
+  tsdb_t *db = open_db(dir, 0, 0);
+  int steps = 4 * 240;
+  fill(db, 4, 0, steps);
+  char err[512];
+  assert_int_equal(tsdb_maintain(db, err, sizeof err), 0); /* blocks + head */
+  /* delete instance 1 over [30m, 3h30m]: inside a block and the head */
+  tsdb_matcher_t m = {TSDB_MATCH_EQ, "instance", "1"};
+  int64_t dmin = 30 * 60000, dmax = 3 * RANGE + 30 * 60000;
+  assert_int_equal(tsdb_delete_series(db, &m, 1, dmin, dmax, err, sizeof err), 0);
+  int64_t *ts = malloc(2000 * sizeof(int64_t));
+  double *vs = malloc(2000 * sizeof(double));
+  long want = steps - (long)((dmax - dmin) / STEP + 1);
+  for (int pass = 0; pass < 3; pass++) {
+    long n = tu_read(db, "instance", "1", INT64_MIN, INT64_MAX, ts, vs, 2000);
+    assert_int_equal(n, want);
+    for (long i = 0; i < n; i++) assert_true(ts[i] < dmin || ts[i] > dmax);
+    check_series(db, 0, 0, steps); /* other series untouched */
+    if (pass == 0) { /* survives a restart */
+      tsdb_close(db);
+      db = open_db(dir, 0, 0);
+    } else if (pass == 1) { /* and cleaning the blocks */
+      tsdb_block_info_t *info;
+      size_t nb;
+      tsdb_blocks_info(db, &info, &nb);
+      uint64_t before = 0;
+      for (size_t i = 0; i < nb; i++) before += info[i].samples;
+      tsdb_blocks_info_free(info);
+      assert_int_equal(tsdb_clean_tombstones(db, err, sizeof err), 0);
+      tsdb_blocks_info(db, &info, &nb);
+      uint64_t after = 0;
+      for (size_t i = 0; i < nb; i++) after += info[i].samples;
+      tsdb_blocks_info_free(info);
+      assert_true(after < before);
+    }
+  }
+  /* a series deleted entirely is not returned at all */
+  tsdb_matcher_t m2 = {TSDB_MATCH_EQ, "instance", "2"};
+  assert_int_equal(tsdb_delete_series(db, &m2, 1, INT64_MIN, INT64_MAX, err, sizeof err), 0);
+  assert_int_equal(tu_read(db, "instance", "2", INT64_MIN, INT64_MAX, ts, vs, 2000), 0);
+  /* snapshot: a directory pharos can open, with the same data */
+  char snap[4200];
+  snprintf(snap, sizeof snap, "%s/snapshots-test", dir);
+  assert_int_equal(tsdb_snapshot(db, snap, false, err, sizeof err), 0);
+  tsdb_close(db);
+  db = open_db(snap, 0, 0);
+  check_series(db, 0, 0, steps);
+  check_series(db, 3, 0, steps);
+  assert_int_equal(tu_read(db, "instance", "1", INT64_MIN, INT64_MAX, ts, vs, 2000), want);
+  assert_int_equal(tu_read(db, "instance", "2", INT64_MIN, INT64_MAX, ts, vs, 2000), 0);
+  tsdb_close(db);
+  free(ts);
+  free(vs);
+  tu_rmrf(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cut_query_restart),
@@ -321,6 +380,7 @@ int main(void) {
       cmocka_unit_test(test_corrupt_block_and_leftovers),
       cmocka_unit_test(test_corrupt_chunk_read),
       cmocka_unit_test(test_bytes_per_sample),
+      cmocka_unit_test(test_delete_clean_snapshot),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

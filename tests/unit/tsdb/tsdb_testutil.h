@@ -71,15 +71,15 @@ static inline long tu_read(tsdb_t *db, const char *name, const char *value,
     return -1;
   }
   long n = -1;
-  if (tsdb_series_set_count(set) == 1 && tsdb_series_set_next(set)) {
-    tsdb_iterator_t *it = tsdb_series_set_iterator(set);
-    n = 0;
-    while (tsdb_iterator_next(it)) {
-      if ((size_t)n < cap) tsdb_iterator_at(it, &ts[n], &vs[n]);
-      n++;
+  if (tsdb_series_set_count(set) <= 1) {
+    n = 0; /* a series whose samples were all deleted is skipped by next() */
+    if (tsdb_series_set_next(set)) {
+      tsdb_iterator_t *it = tsdb_series_set_iterator(set);
+      while (tsdb_iterator_next(it)) {
+        if ((size_t)n < cap) tsdb_iterator_at(it, &ts[n], &vs[n]);
+        n++;
+      }
     }
-  } else if (tsdb_series_set_count(set) == 0) {
-    n = 0;
   }
   tsdb_series_set_free(set);
   tsdb_querier_close(q);
