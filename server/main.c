@@ -151,6 +151,13 @@ int main(int argc, char **argv) {
     flags_free(s.flagset);
     return 2;
   }
+  if (f->web_config_file[0]) {
+    fprintf(stderr,
+            "pharos: error: --web.config.file (TLS and authentication for the "
+            "server) is not supported yet; put a reverse proxy in front\n");
+    flags_free(s.flagset);
+    return 2;
+  }
   log_set_level(lvl);
   log_set_format(lfmt);
 
