@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# End-to-end smoke test of the benchmark suite: bench_tsdb --quick (tiny
+# sizes, a few seconds) runs every phase, prints its table and writes its
+# key/value file, and the lossless check finds no mismatch; pharos_bench
+# generates a remote-write file and a /metrics body.  No timing is checked:
+# this keeps the harness working, it does not measure anything.
+. "$(dirname "$0")/lib.sh"
+B=${PHAROS_BUILD_DIR:?}/bench
+[ -x "$B/bench_tsdb" ] || { echo "skipped: bench/ is not built (subdir('bench') missing?)"; exit 77; }
+
+out=$E2E_TMP/tsdb.txt kvf=$E2E_TMP/tsdb.kv
+TMPDIR=$E2E_TMP "$B/bench_tsdb" --quick --hosts 2 --out "$kvf" >"$out" 2>"$E2E_TMP/tsdb.err"
+st=$?
+check "bench_tsdb --quick exits 0" test "$st" = 0
+[ "$st" = 0 ] || tail -20 "$E2E_TMP/tsdb.err"
+check "prints the results header" grep -q '^## bench_tsdb results' "$out"
+for row in 'appender, 1 thread' 'appender, 2 threads' 'RSS per head series' 'WAL replay' \
+           'disk: blocks only' 'disk: whole data dir incl. WAL' 'lossless check: mismatches' \
+           'select 1h: one metric' 'select all: one host'; do
+  check "table has a row '$row'" grep -qF "$row" "$out"
+done
+kv() { awk -v k="$1" '$1==k{print $2}' "$kvf"; }
+check "key/value file has throughput" test -n "$(kv append_1t_sps)"
+check "throughput is a positive number" awk -v v="$(kv append_1t_sps)" 'BEGIN{exit !(v > 0)}'
+check "every stored sample was compared" awk -v v="$(kv lossless_checked)" 'BEGIN{exit !(v > 0)}'
+check "lossless check found no mismatch" test "$(kv lossless_mismatches)" = 0
+check "replay restored every series" test "$(kv head_replayed_series)" = "$(kv head_series)"
+check "temporary data directories are removed" \
+  bash -c "! ls -d '$E2E_TMP'/pharos-bench-* 2>/dev/null | grep -q ."
+
+if [ -x "$B/pharos_bench" ]; then
+  "$B/pharos_bench" gen-rw --hosts 1 --hours 0.1 --shards 2 --out "$E2E_TMP/rw.bin" >"$E2E_TMP/rw.kv"
+  check "gen-rw exits 0" test $? = 0
+  check "gen-rw wrote the file magic" bash -c "head -c 8 '$E2E_TMP/rw.bin' | grep -q PHRW0001"
+  n=$(awk '$1=="samples"{print $2}' "$E2E_TMP/rw.kv"); s=$(awk '$1=="series"{print $2}' "$E2E_TMP/rw.kv")
+  check "gen-rw: 24 scrapes of every series" test "$n" = $((s * 24))
+  # compare: a dump equals itself
+  printf 'Q a\nS {x="1"}\nP 1.000 0.1\n' >"$E2E_TMP/a.dump"
+  printf 'Q a\nS {x="1"}\nP 1.000 0.2\n' >"$E2E_TMP/b.dump"
+  check "compare: equal dumps are equal" bash -c "'$B/pharos_bench' compare '$E2E_TMP/a.dump' '$E2E_TMP/a.dump' | grep -q '^compare a equal'"
+  check "compare: different values are flagged" bash -c "'$B/pharos_bench' compare '$E2E_TMP/a.dump' '$E2E_TMP/b.dump' | grep -q '^compare a DIFFERS'"
+  if command -v curl >/dev/null; then
+    "$B/pharos_bench" serve --hosts 2 >"$E2E_TMP/serve.out" 2>&1 &
+    pid=$!; E2E_PIDS+=("$pid")
+    check "serve reports its port" wait_for_log "$E2E_TMP/serve.out" 'listening port=' 10
+    port=$(grep -oE 'port=[0-9]+' "$E2E_TMP/serve.out" | cut -d= -f2)
+    body=$(curl -s "http://127.0.0.1:$port/host/1/metrics")
+    check "serve: /host/1/metrics has node_cpu_seconds_total" grep -q '^node_cpu_seconds_total{cpu="0",mode="idle"} ' <<<"$body"
+    check "serve: histogram buckets are exposed" grep -q '^http_request_duration_seconds_bucket{handler="/metrics",le="+Inf"} ' <<<"$body"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/host/9/metrics")
+    check "serve: unknown host is 404" test "$code" = 404
+    kill -TERM "$pid"; wait_exit "$pid" 10
+    check "serve exits 0 on SIGTERM" test "$E2E_STATUS" = 0
+  fi
+fi
+finish
