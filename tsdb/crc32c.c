@@ -6,6 +6,7 @@
 #include "tsdb_int.h"
 
 #include <pthread.h>
+#include <string.h>
 
 static uint32_t table[8][256];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
@@ -21,7 +22,38 @@ static void build_table(void) {
       table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <nmmintrin.h>
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *data,
+                                                             size_t len) {
+  const uint8_t *p = data;
+  uint64_t c = ~crc;
+  while (len >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+    p += 8;
+    len -= 8;
+  }
+  uint32_t c32 = (uint32_t)c;
+  while (len--) c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
+#endif
+
+static uint32_t crc32c_sw(uint32_t crc, const void *data, size_t len);
+
 uint32_t tsdb__crc32c(uint32_t crc, const void *data, size_t len) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static _Atomic int hw = -1; /* -1: not probed yet */
+  int use = hw;
+  if (use < 0) hw = use = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+  if (use) return crc32c_hw(crc, data, len);
+#endif
+  return crc32c_sw(crc, data, len);
+}
+
+static uint32_t crc32c_sw(uint32_t crc, const void *data, size_t len) {
   pthread_once(&table_once, build_table);
   const uint8_t *p = data;
   crc = ~crc;

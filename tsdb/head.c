@@ -482,8 +482,7 @@ int tsdb__head_append_sample(head_t *h, head_series_t *s, int64_t t, double v) {
     return 0;
   }
   unsigned n = chunk_xor_num_samples(&s->open);
-  if (n > 0 && (n >= HEAD_CHUNK_SAMPLES ||
-                window_of(h, t) != window_of(h, chunk_xor_first_ts(&s->open))))
+  if (n > 0 && (n >= HEAD_CHUNK_SAMPLES || window_of(h, t) != window_of(h, s->open_mint)))
     cut_chunk(s);
   if (chunk_xor_num_samples(&s->open) == 0) {
     s->open_mint = t;

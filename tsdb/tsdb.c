@@ -66,6 +66,8 @@ typedef struct ref_alias {
 
 typedef struct replay_state {
   tsdb_t *db;
+  head_series_t **by_ref; /* dense table ref -> series while replaying */
+  size_t by_ref_cap;
   ref_alias_t *alias; /* open addressing, cap a power of two */
   size_t alias_cap, alias_n;
   uint64_t series, samples, rejected;
@@ -108,12 +110,23 @@ static void replay_series(void *ud, uint64_t ref, const labels_t *ls) {
   head_series_t *s = tsdb__head_get_or_create(r->db->head, ls, ref, &created);
   atomic_store(&s->logged, true);
   if (s->ref != ref) alias_put(r, ref, s);
+  if (ref < (UINT64_C(1) << 28)) {
+    if (ref >= r->by_ref_cap) {
+      size_t ncap = r->by_ref_cap ? r->by_ref_cap : 1024;
+      while (ncap <= ref) ncap *= 2;
+      r->by_ref = ph_realloc(r->by_ref, ncap * sizeof(*r->by_ref));
+      memset(r->by_ref + r->by_ref_cap, 0, (ncap - r->by_ref_cap) * sizeof(*r->by_ref));
+      r->by_ref_cap = ncap;
+    }
+    r->by_ref[ref] = s;
+  }
   r->series++;
 }
 
 static void replay_sample(void *ud, uint64_t ref, int64_t t, double v) {
   replay_state_t *r = ud;
-  head_series_t *s = alias_get(r, ref);
+  head_series_t *s = ref < r->by_ref_cap ? r->by_ref[ref] : NULL;
+  if (s == NULL) s = alias_get(r, ref);
   if (s == NULL) s = tsdb__head_by_ref(r->db->head, ref);
   if (s == NULL || tsdb__head_append_sample(r->db->head, s, t, v) != 0) {
     r->rejected++;
@@ -222,6 +235,7 @@ int tsdb_open(const tsdb_options_t *o, tsdb_t **out, char *err, size_t errlen) {
   tsdb__head_set_replaying(db->head, false);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   free(rs.alias);
+  free(rs.by_ref);
   if (rc != 0) goto fail;
   if (rs.series || rs.samples) {
     char ns[32], nsm[32], nrej[32], dur[32];
