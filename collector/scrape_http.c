@@ -17,7 +17,10 @@
  * effect at the next scrape and password/credentials files are read again
  * every time, as Prometheus does.  The body is collected in the target's
  * buffer, decompressed by curl (CURLOPT_ACCEPT_ENCODING); the write
- * callback aborts the transfer when body_size_limit would be reached.
+ * callback aborts the transfer when body_size_limit would be reached (at
+ * the first bytes already when an uncompressed body's Content-Length is
+ * over it), and at once when the status is not 200 (that body is never
+ * used).
  */
 #include "scrape_int.h"
 
@@ -143,10 +146,45 @@ void scrape__http_close(scrape_manager_t *m) {
 
 /* ---- one transfer ------------------------------------------------------------------ */
 
+/* Largest body buffer allocated up front on the word of Content-Length. */
+#define BODY_PRESIZE_MAX ((curl_off_t)64 << 20)
+
+/* Called at the first bytes of a body; false stops the transfer.
+ *
+ * A status other than 200 fails the scrape whatever the body says, so the
+ * body is not read (Prometheus looks at the status first too, and reports
+ * it even when the body would be over the limit); transfer_done reports
+ * the status.  When the response is not compressed and says how long it
+ * is, a body at or over the limit fails at once (the outcome Prometheus
+ * reaches after reading limit bytes, without the reading: a 100 MB body
+ * does not hold up the loop), and a body under it gets its buffer in one
+ * allocation instead of a series of doublings.  A compressed body's length
+ * says little about the decompressed size the limit applies to, so it is
+ * left to the check in on_write. */
+static bool body_start(scrape_target_t *t, uint64_t limit) {
+  long code = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (code != 200) return false;
+  curl_off_t cl = -1;
+  if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK || cl <= 0)
+    return true;
+  struct curl_header *h = NULL;
+  if (curl_easy_header(t->easy, "Content-Encoding", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+      h != NULL && strcasecmp(h->value, "identity") != 0)
+    return true;
+  if (limit > 0 && (uint64_t)cl >= limit) {
+    t->body_too_big = true;
+    return false;
+  }
+  if (cl <= BODY_PRESIZE_MAX) strbuf_reserve(&t->body, (size_t)cl);
+  return true;
+}
+
 static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   scrape_target_t *t = ud;
   size_t len = size * n;
   uint64_t limit = t->job->body_size_limit;
+  if (t->body.len == 0 && len > 0 && !body_start(t, limit)) return 0;
   /* Prometheus fails a body of limit bytes or more. */
   if (limit > 0 && (uint64_t)t->body.len + len >= limit) {
     t->body_too_big = true;
@@ -378,7 +416,15 @@ static void transfer_done(scrape_target_t *t, CURLcode res) {
   const char *error = NULL;
   long code = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
-  if (t->body_too_big) {
+  /* A status other than 200 wins over the body's fate: on_write stopped
+   * the transfer (CURLE_WRITE_ERROR) at its first bytes. */
+  if (code != 0 && code != 200 && (res == CURLE_OK || res == CURLE_WRITE_ERROR)) {
+    if (t->status[0] != '\0' && strtol(t->status, NULL, 10) == code)
+      snprintf(msg, sizeof msg, "server returned HTTP status %s", t->status);
+    else
+      snprintf(msg, sizeof msg, "server returned HTTP status %ld", code);
+    error = msg;
+  } else if (t->body_too_big) {
     atomic_fetch_add(&t->m->st.body_limit, 1);
     error = "body size limit exceeded";
   } else if (res != CURLE_OK) {
@@ -386,12 +432,6 @@ static void transfer_done(scrape_target_t *t, CURLcode res) {
              res == CURLE_OPERATION_TIMEDOUT ? "context deadline exceeded"
              : t->errbuf[0]                  ? t->errbuf
                                              : curl_easy_strerror(res));
-    error = msg;
-  } else if (code != 200) {
-    if (t->status[0] != '\0' && strtol(t->status, NULL, 10) == code)
-      snprintf(msg, sizeof msg, "server returned HTTP status %s", t->status);
-    else
-      snprintf(msg, sizeof msg, "server returned HTTP status %ld", code);
     error = msg;
   }
   char *ct = NULL;

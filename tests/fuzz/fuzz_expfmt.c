@@ -1,6 +1,8 @@
 /*
  * fuzz_expfmt.c - libFuzzer driver for the exposition parser
- * (collector/expfmt).  Not built by meson; build by hand with clang:
+ * (collector/expfmt).  Built with clang by tests/fuzz/meson.build and run
+ * briefly over tests/fuzz/corpus/expfmt by tests/fuzz/run_fuzz.sh
+ * (meson test --suite fuzz); by hand:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -Icollector -Icommon tests/fuzz/fuzz_expfmt.c collector/expfmt.c \
