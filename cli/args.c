@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+cli_globals_t cli_globals = {NULL, NULL, NULL};
+
 void cli_strv_free(cli_strv_t *s) {
   free(s->v);
   memset(s, 0, sizeof *s);
@@ -107,7 +109,8 @@ int cli_parse_args(const cli_opt_t *opts, size_t nopts, const cli_arg_t *args,
       set_opt(o, value);
       continue;
     }
-    if (*npos >= nargs) return ph_err(err, errlen, PH_EINVAL, "unexpected %s", a);
+    bool variadic = nargs > 0 && args[nargs - 1].variadic;
+    if (*npos >= nargs && !variadic) return ph_err(err, errlen, PH_EINVAL, "unexpected %s", a);
     pos[(*npos)++] = a;
   }
   for (size_t k = *npos; k < nargs; k++)
@@ -144,7 +147,8 @@ void cli_usage(FILE *out, const cli_cmd_t *cmd, const cli_opt_t *opts,
                size_t nopts) {
   fprintf(out, "usage: pharosctl %s [<flags>]", cmd->name);
   for (size_t i = 0; i < cmd->nargs; i++)
-    fprintf(out, cmd->args[i].optional ? " [<%s>]" : " <%s>", cmd->args[i].name);
+    fprintf(out, cmd->args[i].optional ? " [<%s>%s]" : " <%s>%s", cmd->args[i].name,
+            cmd->args[i].variadic ? "..." : "");
   fprintf(out, "\n\n%s\n\nFlags:\n", cmd->help);
   /* flag column: "  -h, --help" etc. */
   char lhs[128];
@@ -183,5 +187,5 @@ void cli_usage(FILE *out, const cli_cmd_t *cmd, const cli_opt_t *opts,
 
 int cli_usage_error(const char *msg) {
   fprintf(stderr, "pharosctl: error: %s, try --help\n", msg);
-  return 1;
+  return CLI_EXIT_USAGE;
 }

@@ -2,8 +2,8 @@
  * query.c - `pharosctl query instant|range|series|labels`: the Prometheus
  * HTTP API from the command line, as promtool's query commands.
  *
- * Requests go out with libcurl: a form-encoded POST first and, if the
- * server answers 405 Method Not Allowed, the same parameters as a GET
+ * Requests go out through client.c: a form-encoded POST first and, if
+ * the server answers 405 Method Not Allowed, the same parameters as a GET
  * (what Prometheus's Go client calls DoGetFallback); label values are a
  * plain GET.  The JSON answer is read with json-c and printed as promtool
  * prints Prometheus's model values:
@@ -23,17 +23,14 @@
  * printer does.  A failed request prints "query error: <errorType>:
  * <message>" (the server's own errorType and error when the body carries
  * them, else client_error/server_error with the HTTP status, as the Go
- * client reports) and exits 1.
+ * client reports) and exits 1; a command line that cannot be used (a bad
+ * flag or time) exits 2.
  */
-#include "cli.h"
+#include "client.h"
 
 #include "mem.h"
 #include "ph_error.h"
-#include "pharos_version.h"
 #include "timeparse.h"
-
-#include <curl/curl.h>
-#include <json-c/json.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -56,136 +53,22 @@ static void query_opts_free(query_opts_t *o) {
   cli_strv_free(&o->match);
 }
 
-/* ---- HTTP -------------------------------------------------------------------- */
+/* ---- HTTP ----------------------------------------------------------------------- */
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-  strbuf_append(ud, p, size * n);
-  return size * n;
-}
-
-static void form_add(strbuf_t *form, CURL *c, const char *key, const char *value) {
-  char *k = curl_easy_escape(c, key, 0);
-  char *v = curl_easy_escape(c, value, 0);
-  if (form->len) strbuf_putc(form, '&');
-  strbuf_printf(form, "%s=%s", k, v);
-  curl_free(k);
-  curl_free(v);
-}
-
-/* Server URL + path, without doubling the slash; "host:port" gets http://. */
-static void build_url(strbuf_t *u, const char *server, const char *path) {
-  if (strstr(server, "://") == NULL) strbuf_puts(u, "http://");
-  strbuf_puts(u, server);
-  while (u->len > 0 && u->data[u->len - 1] == '/') u->data[--u->len] = '\0';
-  strbuf_puts(u, path);
-}
-
-/* Performs one request; *status gets the HTTP code.  0, or 1 after
- * printing a transport error. */
-static int http_do(CURL *c, const char *method, const char *url, const char *form,
-                   const query_opts_t *o, long *status, strbuf_t *body) {
-  curl_easy_reset(c);
-  struct curl_slist *hl = NULL;
-  for (size_t i = 0; i < o->headers.n; i++) {
-    const char *h = o->headers.v[i];
-    const char *eq = strchr(h, '=');
-    strbuf_t line = STRBUF_INIT;
-    if (eq) strbuf_printf(&line, "%.*s: %s", (int)(eq - h), h, eq + 1);
-    else strbuf_printf(&line, "%s:", h);
-    hl = curl_slist_append(hl, line.data);
-    strbuf_free(&line);
-  }
-  strbuf_t full = STRBUF_INIT;
-  strbuf_puts(&full, url);
-  if (strcmp(method, "GET") == 0 && form && form[0]) strbuf_printf(&full, "?%s", form);
-  curl_easy_setopt(c, CURLOPT_URL, full.data);
-  if (strcmp(method, "POST") == 0) {
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form ? form : "");
-  }
-  if (hl) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "pharosctl/" PHAROS_VERSION);
-  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-  char cerr[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-  strbuf_reset(body);
-  CURLcode rc = curl_easy_perform(c);
-  curl_slist_free_all(hl);
-  if (rc != CURLE_OK) {
-    /* worded like Go's net/http errors: Post "url": reason */
-    fprintf(stderr, "query error: %s \"%s\": %s\n", method[0] == 'P' ? "Post" : "Get",
-            full.data, cerr[0] ? cerr : curl_easy_strerror(rc));
-    strbuf_free(&full);
-    return 1;
-  }
-  strbuf_free(&full);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-  return 0;
-}
-
-/* Runs the request (POST with GET fallback when post is true) and checks
- * the API envelope.  On success *data is the "data" member of *root (the
- * caller json_object_put()s *root) and any warnings were printed.  On
- * failure prints the error and returns 1. */
+/* Runs the request through client.c and prints a failure as promtool
+ * does ("query error: <errorType>: <message>", or "query error: Post
+ * \"url\": reason" when the server could not be reached).  On success
+ * *data is the "data" member of *root (the caller json_object_put()s
+ * *root) and any warnings were printed. */
 static int api_call(const char *server, const char *path, const char *form, bool post,
                     const query_opts_t *o, json_object **root, json_object **data) {
-  CURL *c = curl_easy_init();
-  if (c == NULL) {
-    fprintf(stderr, "query error: cannot initialise libcurl\n");
+  cli_api_error_t err;
+  if (cli_api_call(server, path, form, post, &o->headers, root, data, &err) != 0) {
+    if (err.type[0]) fprintf(stderr, "query error: %s: %s\n", err.type, err.msg);
+    else fprintf(stderr, "query error: %s\n", err.msg);
     return 1;
   }
-  strbuf_t url = STRBUF_INIT, body = STRBUF_INIT;
-  build_url(&url, server, path);
-  long status = 0;
-  int rc = http_do(c, post ? "POST" : "GET", url.data, form, o, &status, &body);
-  if (rc == 0 && post && status == 405)
-    rc = http_do(c, "GET", url.data, form, o, &status, &body);
-  curl_easy_cleanup(c);
-  strbuf_free(&url);
-  if (rc != 0) {
-    strbuf_free(&body);
-    return 1;
-  }
-  json_object *j = body.len ? json_tokener_parse(body.data) : NULL;
-  json_object *st = NULL, *et = NULL, *em = NULL;
-  bool is_obj = j && json_object_is_type(j, json_type_object);
-  if (is_obj) {
-    json_object_object_get_ex(j, "status", &st);
-    json_object_object_get_ex(j, "errorType", &et);
-    json_object_object_get_ex(j, "error", &em);
-  }
-  const char *sts = st ? json_object_get_string(st) : "";
-  rc = 1;
-  if (is_obj && strcmp(sts, "error") == 0) {
-    fprintf(stderr, "query error: %s: %s\n", et ? json_object_get_string(et) : "unknown",
-            em ? json_object_get_string(em) : "");
-  } else if (status / 100 != 2) {
-    if (status / 100 == 5) fprintf(stderr, "query error: server_error: server error: %ld\n", status);
-    else fprintf(stderr, "query error: client_error: client error: %ld\n", status);
-  } else if (!is_obj) {
-    fprintf(stderr, "query error: bad_response: response is not a JSON object\n");
-  } else if (strcmp(sts, "success") != 0) {
-    fprintf(stderr, "query error: bad_response: unexpected status \"%s\"\n", sts);
-  } else if (!json_object_object_get_ex(j, "data", data)) {
-    fprintf(stderr, "query error: bad_response: response has no data\n");
-  } else {
-    rc = 0;
-    json_object *w;
-    if (json_object_object_get_ex(j, "warnings", &w) && json_object_is_type(w, json_type_array))
-      for (size_t i = 0; i < json_object_array_length(w); i++)
-        fprintf(stderr, "query warning: %s\n",
-                json_object_get_string(json_object_array_get_idx(w, i)));
-  }
-  strbuf_free(&body);
-  if (rc != 0) {
-    json_object_put(j);
-    return 1;
-  }
-  *root = j;
+  cli_api_print_warnings(*root, "query warning: ");
   return 0;
 }
 
@@ -194,22 +77,6 @@ static int api_call(const char *server, const char *path, const char *form, bool
 static void print_json(json_object *v) {
   printf("%s\n", json_object_to_json_string_ext(
                      v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-/* Builds a label set from a JSON object of strings; NULL if malformed. */
-static labels_t *json_labels(json_object *m) {
-  if (m == NULL || !json_object_is_type(m, json_type_object)) return NULL;
-  size_t n = (size_t)json_object_object_length(m), i = 0;
-  label_t *pairs = ph_calloc(n ? n : 1, sizeof(*pairs));
-  json_object_object_foreach(m, k, v) {
-    pairs[i].name = k;
-    pairs[i].value = json_object_get_string(v);
-    i++;
-  }
-  char err[256];
-  labels_t *ls = labels_new(NULL, pairs, i, err, sizeof err);
-  free(pairs);
-  return ls;
 }
 
 /* "v @[t]" from a [t, "v"] pair; false if malformed. */
@@ -325,7 +192,7 @@ static int print_result(json_object *data) {
       json_object *e = json_object_array_get_idx(res, i), *m = NULL;
       if (e) json_object_object_get_ex(e, "metric", &m);
       ss[i].o = e;
-      ss[i].ls = json_labels(m);
+      ss[i].ls = cli_json_labels(m);
       if (ss[i].ls == NULL) rc = bad_response("metric");
     }
     if (rc == 0 && !vector) qsort(ss, n, sizeof(*ss), cmp_stream);
@@ -377,15 +244,9 @@ static int parse_time_flag(const char *what, const char *s, int64_t *ms) {
   char err[256];
   if (ph_parse_time(s, strlen(s), ms, err, sizeof err) != 0) {
     fprintf(stderr, "error parsing %s time: %s\n", what, err);
-    return 1;
+    return CLI_EXIT_USAGE;
   }
   return 0;
-}
-
-static void add_time(strbuf_t *form, CURL *c, const char *key, int64_t ms) {
-  char buf[420];
-  cli_format_time_seconds(ms, buf, sizeof buf);
-  form_add(form, c, key, buf);
 }
 
 static bool check_format(const query_opts_t *o) {
@@ -417,19 +278,8 @@ static int parse(const cli_cmd_t *cmd, const cli_opt_t *opts, size_t nopts, int 
     cli_usage(stdout, cmd, opts, nopts);
     return 0;
   }
-  if (!check_format(o)) return 1;
+  if (!check_format(o)) return CLI_EXIT_USAGE;
   return -1;
-}
-
-/* A one-shot curl handle just for escaping. */
-static CURL *escaper(void) {
-  static bool inited;
-  if (!inited) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    atexit(curl_global_cleanup);
-    inited = true;
-  }
-  return curl_easy_init();
 }
 
 static int finish(const query_opts_t *o, json_object *root, json_object *print, bool promql_result) {
@@ -455,11 +305,9 @@ int cli_query_instant(const cli_cmd_t *cmd, int argc, char **argv) {
   if (rc >= 0) goto out;
   int64_t t = ph_now_ms();
   if (o.time[0] && (rc = parse_time_flag("query", o.time, &t)) != 0) goto out;
-  CURL *c = escaper();
   strbuf_t form = STRBUF_INIT;
-  form_add(&form, c, "query", pos[1]);
-  add_time(&form, c, "time", t);
-  curl_easy_cleanup(c);
+  cli_form_add(&form, "query", pos[1]);
+  cli_form_add_time(&form, "time", t);
   json_object *root, *data, *res;
   rc = api_call(pos[0], "/api/v1/query", form.data, true, &o, &root, &data);
   strbuf_free(&form);
@@ -494,7 +342,7 @@ int cli_query_range(const cli_cmd_t *cmd, int argc, char **argv) {
   if (o.start[0] && (rc = parse_time_flag("start", o.start, &start)) != 0) goto out;
   if (end < start) {
     fprintf(stderr, "end time is before start time\n");
-    rc = 1;
+    rc = CLI_EXIT_USAGE;
     goto out;
   }
   if (o.step[0]) {
@@ -503,22 +351,20 @@ int cli_query_range(const cli_cmd_t *cmd, int argc, char **argv) {
         step <= 0) {
       fprintf(stderr, "error parsing step: %s\n",
               step <= 0 && err[0] == '\0' ? "step must be positive" : err);
-      rc = 1;
+      rc = CLI_EXIT_USAGE;
       goto out;
     }
   } else {
     int64_t res = (end - start) / 1000 / 250;
     step = (res < 1 ? 1 : res) * 1000;
   }
-  CURL *c = escaper();
   strbuf_t form = STRBUF_INIT;
-  form_add(&form, c, "query", pos[1]);
-  add_time(&form, c, "start", start);
-  add_time(&form, c, "end", end);
+  cli_form_add(&form, "query", pos[1]);
+  cli_form_add_time(&form, "start", start);
+  cli_form_add_time(&form, "end", end);
   char sb[420];
   cli_format_time_seconds(step, sb, sizeof sb);
-  form_add(&form, c, "step", sb);
-  curl_easy_cleanup(c);
+  cli_form_add(&form, "step", sb);
   json_object *root, *data, *res;
   rc = api_call(pos[0], "/api/v1/query_range", form.data, true, &o, &root, &data);
   strbuf_free(&form);
@@ -561,12 +407,10 @@ int cli_query_series(const cli_cmd_t *cmd, int argc, char **argv) {
   }
   int64_t start, end;
   if ((rc = open_range(&o, &start, &end)) != 0) goto out;
-  CURL *c = escaper();
   strbuf_t form = STRBUF_INIT;
-  for (size_t i = 0; i < o.match.n; i++) form_add(&form, c, "match[]", o.match.v[i]);
-  add_time(&form, c, "start", start);
-  add_time(&form, c, "end", end);
-  curl_easy_cleanup(c);
+  for (size_t i = 0; i < o.match.n; i++) cli_form_add(&form, "match[]", o.match.v[i]);
+  cli_form_add_time(&form, "start", start);
+  cli_form_add_time(&form, "end", end);
   json_object *root, *data;
   rc = api_call(pos[0], "/api/v1/series", form.data, true, &o, &root, &data);
   strbuf_free(&form);
@@ -582,7 +426,7 @@ int cli_query_series(const cli_cmd_t *cmd, int argc, char **argv) {
   }
   strbuf_t out = STRBUF_INIT;
   for (size_t i = 0; i < json_object_array_length(data) && rc == 0; i++) {
-    labels_t *ls = json_labels(json_object_array_get_idx(data, i));
+    labels_t *ls = cli_json_labels(json_object_array_get_idx(data, i));
     if (ls == NULL) {
       rc = bad_response("series");
       break;
@@ -615,15 +459,13 @@ int cli_query_labels(const cli_cmd_t *cmd, int argc, char **argv) {
   if (rc >= 0) goto out;
   int64_t start, end;
   if ((rc = open_range(&o, &start, &end)) != 0) goto out;
-  CURL *c = escaper();
   strbuf_t form = STRBUF_INIT, path = STRBUF_INIT;
-  for (size_t i = 0; i < o.match.n; i++) form_add(&form, c, "match[]", o.match.v[i]);
-  add_time(&form, c, "start", start);
-  add_time(&form, c, "end", end);
-  char *name = curl_easy_escape(c, pos[1], 0);
-  strbuf_printf(&path, "/api/v1/label/%s/values", name);
-  curl_free(name);
-  curl_easy_cleanup(c);
+  for (size_t i = 0; i < o.match.n; i++) cli_form_add(&form, "match[]", o.match.v[i]);
+  cli_form_add_time(&form, "start", start);
+  cli_form_add_time(&form, "end", end);
+  strbuf_puts(&path, "/api/v1/label/");
+  cli_url_escape(&path, pos[1]);
+  strbuf_puts(&path, "/values");
   json_object *root, *data;
   rc = api_call(pos[0], path.data, form.data, false, &o, &root, &data);
   strbuf_free(&form);

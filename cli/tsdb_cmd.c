@@ -30,6 +30,7 @@
 #include "expfmt.h"
 #include "mem.h"
 #include "ph_error.h"
+#include "promql.h"
 #include "timeparse.h"
 
 #include <json-c/json.h>
@@ -101,7 +102,7 @@ static int probe_dir(const char *dir, bool must_exist) {
   return rc;
 }
 
-static int open_db(const char *dir, bool create, int64_t ooo_window_ms, tsdb_t **db) {
+int cli_open_db(const char *dir, bool create, int64_t ooo_window_ms, tsdb_t **db) {
   if (probe_dir(dir, !create) != 0) return 1;
   tsdb_options_t o;
   tsdb_options_default(&o);
@@ -228,7 +229,7 @@ int cli_tsdb_list(const cli_cmd_t *cmd, int argc, char **argv) {
   int rc = parse(cmd, opts, 1, argc, argv, pos);
   if (rc >= 0) return rc;
   tsdb_t *db;
-  if (open_db(pos[0], false, 0, &db) != 0) return 1;
+  if (cli_open_db(pos[0], false, 0, &db) != 0) return 1;
   tsdb_block_info_t *b;
   size_t n;
   tsdb_blocks_info(db, &b, &n);
@@ -245,7 +246,7 @@ int cli_tsdb_inspect(const cli_cmd_t *cmd, int argc, char **argv) {
   int rc = parse(cmd, NULL, 0, argc, argv, pos);
   if (rc >= 0) return rc;
   tsdb_t *db;
-  if (open_db(pos[0], false, 0, &db) != 0) return 1;
+  if (cli_open_db(pos[0], false, 0, &db) != 0) return 1;
   tsdb_block_info_t *b;
   size_t n;
   tsdb_blocks_info(db, &b, &n);
@@ -368,7 +369,7 @@ int cli_tsdb_analyze(const cli_cmd_t *cmd, int argc, char **argv) {
   size_t limit;
   if (!parse_limit(limit_s, &limit)) return 1;
   tsdb_t *db;
-  if (open_db(pos[0], false, 0, &db) != 0) return 1;
+  if (cli_open_db(pos[0], false, 0, &db) != 0) return 1;
 
   if (head) {
     tsdb_cardinality_t c;
@@ -523,12 +524,13 @@ static int dump_run(const cli_cmd_t *cmd, int argc, char **argv, bool openmetric
     return 1;
   }
   size_t nsel = o.match.n ? o.match.n : 1;
-  cli_selector_t *sels = ph_calloc(nsel, sizeof(*sels));
+  promql_selector_t **sels = ph_calloc(nsel, sizeof(*sels));
   char err[512];
   for (size_t i = 0; i < o.match.n; i++) {
-    if (cli_selector_parse(o.match.v[i], &sels[i], err, sizeof err) != 0) {
-      fprintf(stderr, "pharosctl: invalid --match \"%s\": %s\n", o.match.v[i], err);
-      for (size_t k = 0; k < i; k++) cli_selector_free(&sels[k]);
+    promql_error_t perr;
+    if (promql_parse_selector(o.match.v[i], strlen(o.match.v[i]), &sels[i], &perr) != 0) {
+      fprintf(stderr, "pharosctl: invalid --match \"%s\": %s\n", o.match.v[i], perr.msg);
+      for (size_t k = 0; k < i; k++) promql_selector_free(sels[k]);
       free(sels);
       cli_strv_free(&o.match);
       return 1;
@@ -536,7 +538,7 @@ static int dump_run(const cli_cmd_t *cmd, int argc, char **argv, bool openmetric
   }
   tsdb_matcher_t all = {TSDB_MATCH_RE, "__name__", ".*"};
   tsdb_t *db = NULL;
-  rc = open_db(pos[0], false, 0, &db);
+  rc = cli_open_db(pos[0], false, 0, &db);
   tsdb_querier_t *q = NULL;
   if (rc == 0 && tsdb_querier_open(db, mint, maxt, &q) != 0) {
     fprintf(stderr, "pharosctl: cannot open a querier on %s\n", pos[0]);
@@ -548,8 +550,9 @@ static int dump_run(const cli_cmd_t *cmd, int argc, char **argv, bool openmetric
   strbuf_t out = STRBUF_INIT;
   for (size_t si = 0; si < nsel && rc == 0; si++) {
     tsdb_series_set_t *set;
-    const tsdb_matcher_t *m = o.match.n ? sels[si].m : &all;
-    size_t nm = o.match.n ? sels[si].n : 1;
+    const tsdb_matcher_t *m = &all;
+    size_t nm = 1;
+    if (o.match.n) nm = promql_selector_matchers(sels[si], &m);
     if (tsdb_select(q, m, nm, &set, err, sizeof err) != 0) {
       fprintf(stderr, "pharosctl: select failed: %s\n", err);
       rc = 1;
@@ -607,7 +610,7 @@ static int dump_run(const cli_cmd_t *cmd, int argc, char **argv, bool openmetric
   free(seen);
   if (q) tsdb_querier_close(q);
   if (db) tsdb_close(db);
-  for (size_t i = 0; i < o.match.n; i++) cli_selector_free(&sels[i]);
+  for (size_t i = 0; i < o.match.n; i++) promql_selector_free(sels[i]);
   free(sels);
   cli_strv_free(&o.match);
   return rc;
@@ -886,7 +889,7 @@ int cli_tsdb_create_blocks(const cli_cmd_t *cmd, int argc, char **argv) {
   }
 
   /* 2. open the output and append, window by window */
-  if (open_db(pos[1], true, IMPORT_OOO_WINDOW_MS, &s.db) != 0) {
+  if (cli_open_db(pos[1], true, IMPORT_OOO_WINDOW_MS, &s.db) != 0) {
     free(buf);
     return 1;
   }

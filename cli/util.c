@@ -1,7 +1,8 @@
 /*
  * util.c - pharosctl's pure helpers (see cli.h): Go-compatible number,
- * time and duration formatting, series selector parsing, a tabwriter, a
- * string counter and the cardinality statistics of `tsdb analyze`.
+ * time and duration formatting, a tabwriter, a string counter and the
+ * cardinality statistics of `tsdb analyze`.  (Series selectors are parsed
+ * by the query engine's promql_parse_selector.)
  *
  * Number formatting follows Go's strconv: the shortest decimal that
  * round-trips is found by printing with "%.*e" at increasing precision
@@ -15,11 +16,7 @@
 #include "mem.h"
 #include "ph_error.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -241,290 +238,6 @@ bool cli_labels_before(const labels_t *a, const labels_t *b) {
   return false;
 }
 
-/* ---- selectors ------------------------------------------------------------------ */
-
-typedef struct sel_parser {
-  const char *s;
-  size_t pos;
-  char *err;
-  size_t errlen;
-} sel_parser_t;
-
-static int sel_error(sel_parser_t *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int sel_error(sel_parser_t *p, const char *fmt, ...) {
-  char msg[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return ph_err(p->err, p->errlen, PH_EPARSE, "1:%zu: parse error: %s", p->pos + 1, msg);
-}
-
-static void sel_ws(sel_parser_t *p) {
-  while (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' ||
-         p->s[p->pos] == '\r')
-    p->pos++;
-}
-
-static void put_utf8(strbuf_t *b, uint32_t cp) {
-  char u[4];
-  if (cp < 0x80) {
-    strbuf_putc(b, (char)cp);
-  } else if (cp < 0x800) {
-    u[0] = (char)(0xc0 | (cp >> 6));
-    u[1] = (char)(0x80 | (cp & 0x3f));
-    strbuf_append(b, u, 2);
-  } else if (cp < 0x10000) {
-    u[0] = (char)(0xe0 | (cp >> 12));
-    u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    u[2] = (char)(0x80 | (cp & 0x3f));
-    strbuf_append(b, u, 3);
-  } else {
-    u[0] = (char)(0xf0 | (cp >> 18));
-    u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    u[3] = (char)(0x80 | (cp & 0x3f));
-    strbuf_append(b, u, 4);
-  }
-}
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* A quoted string at p->pos ("...", '...' with Go escapes, `...` raw),
- * unescaped into *out (owned by the caller). */
-static int sel_string(sel_parser_t *p, char **out) {
-  char q = p->s[p->pos];
-  if (q != '"' && q != '\'' && q != '`') return sel_error(p, "expected a quoted string");
-  size_t start = p->pos++;
-  strbuf_t b = STRBUF_INIT;
-  strbuf_puts(&b, "");
-  for (;;) {
-    char c = p->s[p->pos];
-    if (c == '\0' || (c == '\n' && q != '`')) {
-      strbuf_free(&b);
-      p->pos = start;
-      return sel_error(p, "unterminated quoted string");
-    }
-    p->pos++;
-    if (c == q) break;
-    if (c != '\\' || q == '`') {
-      strbuf_putc(&b, c);
-      continue;
-    }
-    char e = p->s[p->pos++];
-    int nhex = 0;
-    switch (e) {
-    case 'a': strbuf_putc(&b, '\a'); break;
-    case 'b': strbuf_putc(&b, '\b'); break;
-    case 'f': strbuf_putc(&b, '\f'); break;
-    case 'n': strbuf_putc(&b, '\n'); break;
-    case 'r': strbuf_putc(&b, '\r'); break;
-    case 't': strbuf_putc(&b, '\t'); break;
-    case 'v': strbuf_putc(&b, '\v'); break;
-    case '\\': strbuf_putc(&b, '\\'); break;
-    case '"':
-    case '\'':
-      if (e != q) goto bad;
-      strbuf_putc(&b, e);
-      break;
-    case 'x': nhex = 2; break;
-    case 'u': nhex = 4; break;
-    case 'U': nhex = 8; break;
-    case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
-      int v = e - '0';
-      for (int i = 0; i < 2; i++) {
-        char o = p->s[p->pos];
-        if (o < '0' || o > '7') goto bad;
-        v = v * 8 + (o - '0');
-        p->pos++;
-      }
-      if (v > 255) goto bad;
-      strbuf_putc(&b, (char)v);
-      break;
-    }
-    default:
-      goto bad;
-    }
-    if (nhex) {
-      uint32_t v = 0;
-      for (int i = 0; i < nhex; i++) {
-        int h = hexval(p->s[p->pos]);
-        if (h < 0) goto bad;
-        v = v * 16 + (uint32_t)h;
-        p->pos++;
-      }
-      if (e == 'x') strbuf_putc(&b, (char)v);
-      else if (v > 0x10ffff || (v >= 0xd800 && v < 0xe000)) goto bad;
-      else put_utf8(&b, v);
-    }
-  }
-  *out = strbuf_detach(&b, NULL);
-  return 0;
-bad:
-  strbuf_free(&b);
-  return sel_error(p, "invalid escape sequence in quoted string");
-}
-
-static bool ident_start(char c, bool metric) {
-  return isalpha((unsigned char)c) || c == '_' || (metric && c == ':');
-}
-static bool ident_char(char c, bool metric) {
-  return isalnum((unsigned char)c) || c == '_' || (metric && c == ':');
-}
-
-static void sel_add(cli_selector_t *sel, tsdb_match_type_t type, char *name,
-                    char *value) {
-  sel->m = ph_realloc(sel->m, (sel->n + 1) * sizeof(*sel->m));
-  sel->strs = ph_realloc(sel->strs, (sel->nstrs + 2) * sizeof(*sel->strs));
-  sel->strs[sel->nstrs++] = name;
-  sel->strs[sel->nstrs++] = value;
-  sel->m[sel->n++] = (tsdb_matcher_t){type, name, value};
-}
-
-/* Does matcher m accept the empty string? (Prometheus refuses selectors
- * whose matchers all do.) */
-static bool matches_empty(const tsdb_matcher_t *m, bool *bad_regex) {
-  switch (m->type) {
-  case TSDB_MATCH_EQ: return m->value[0] == '\0';
-  case TSDB_MATCH_NEQ: return m->value[0] != '\0';
-  default: break;
-  }
-  int ec;
-  PCRE2_SIZE eo;
-  strbuf_t pat = STRBUF_INIT;
-  strbuf_printf(&pat, "^(?:%s)$", m->value);
-  pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat.data, pat.len, PCRE2_DOTALL | PCRE2_UTF,
-                                 &ec, &eo, NULL);
-  strbuf_free(&pat);
-  if (re == NULL) {
-    *bad_regex = true;
-    return false;
-  }
-  pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-  int rc = pcre2_match(re, (PCRE2_SPTR) "", 0, 0, 0, md, NULL);
-  pcre2_match_data_free(md);
-  pcre2_code_free(re);
-  bool empty = rc >= 0;
-  return m->type == TSDB_MATCH_RE ? empty : !empty;
-}
-
-int cli_selector_parse(const char *text, cli_selector_t *sel, char *err,
-                       size_t errlen) {
-  memset(sel, 0, sizeof *sel);
-  sel_parser_t p = {text, 0, err, errlen};
-  int rc = 0;
-  bool have_name = false;
-  sel_ws(&p);
-  if (ident_start(text[p.pos], true)) {
-    size_t st = p.pos;
-    while (ident_char(text[p.pos], true)) p.pos++;
-    sel_add(sel, TSDB_MATCH_EQ, ph_strdup("__name__"), ph_strndup(text + st, p.pos - st));
-    have_name = true;
-    sel_ws(&p);
-  }
-  if (text[p.pos] == '{') {
-    p.pos++;
-    for (;;) {
-      sel_ws(&p);
-      if (text[p.pos] == '}') {
-        p.pos++;
-        break;
-      }
-      char *name = NULL, *value = NULL;
-      bool quoted = false;
-      size_t name_pos = p.pos;
-      if (text[p.pos] == '"' || text[p.pos] == '\'' || text[p.pos] == '`') {
-        quoted = true;
-        if ((rc = sel_string(&p, &name)) != 0) goto fail;
-      } else if (ident_start(text[p.pos], false)) {
-        size_t st = p.pos;
-        while (ident_char(text[p.pos], false)) p.pos++;
-        name = ph_strndup(text + st, p.pos - st);
-      } else {
-        rc = text[p.pos] ? sel_error(&p, "unexpected character inside braces: '%c'", text[p.pos])
-                         : sel_error(&p, "unexpected end of input inside braces");
-        goto fail;
-      }
-      sel_ws(&p);
-      if (quoted && (text[p.pos] == ',' || text[p.pos] == '}')) {
-        if (have_name) {
-          free(name);
-          p.pos = name_pos;
-          rc = sel_error(&p, "metric name must not be set twice");
-          goto fail;
-        }
-        sel_add(sel, TSDB_MATCH_EQ, ph_strdup("__name__"), name);
-        have_name = true;
-      } else {
-        tsdb_match_type_t type;
-        if (strncmp(text + p.pos, "=~", 2) == 0) type = TSDB_MATCH_RE, p.pos += 2;
-        else if (strncmp(text + p.pos, "!~", 2) == 0) type = TSDB_MATCH_NRE, p.pos += 2;
-        else if (strncmp(text + p.pos, "!=", 2) == 0) type = TSDB_MATCH_NEQ, p.pos += 2;
-        else if (text[p.pos] == '=') type = TSDB_MATCH_EQ, p.pos += 1;
-        else {
-          free(name);
-          rc = sel_error(&p, "expected a label matching operator (=, !=, =~, !~)");
-          goto fail;
-        }
-        sel_ws(&p);
-        if ((rc = sel_string(&p, &value)) != 0) {
-          free(name);
-          goto fail;
-        }
-        if (strcmp(name, "__name__") == 0 && type == TSDB_MATCH_EQ) have_name = true;
-        sel_add(sel, type, name, value);
-      }
-      sel_ws(&p);
-      if (text[p.pos] == ',') {
-        p.pos++;
-        continue;
-      }
-      if (text[p.pos] == '}') {
-        p.pos++;
-        break;
-      }
-      rc = text[p.pos] ? sel_error(&p, "unexpected character inside braces: '%c'", text[p.pos])
-                       : sel_error(&p, "unexpected end of input inside braces");
-      goto fail;
-    }
-  }
-  sel_ws(&p);
-  if (text[p.pos] != '\0') {
-    rc = sel_error(&p, "unexpected character after the selector: '%c'", text[p.pos]);
-    goto fail;
-  }
-  bool any = false, bad = false;
-  for (size_t i = 0; i < sel->n && !bad; i++)
-    if (!matches_empty(&sel->m[i], &bad)) any = true;
-  if (bad) {
-    p.pos = 0;
-    rc = sel_error(&p, "invalid regular expression in selector");
-    goto fail;
-  }
-  if (!any) {
-    p.pos = 0;
-    rc = sel_error(&p, "vector selector must contain at least one non-empty matcher");
-    goto fail;
-  }
-  return 0;
-fail:
-  cli_selector_free(sel);
-  return rc;
-}
-
-void cli_selector_free(cli_selector_t *sel) {
-  for (size_t i = 0; i < sel->nstrs; i++) free(sel->strs[i]);
-  free(sel->strs);
-  free(sel->m);
-  memset(sel, 0, sizeof *sel);
-}
-
 /* ---- tables ---------------------------------------------------------------------- */
 
 void cli_table_init(cli_table_t *t) { memset(t, 0, sizeof *t); }
@@ -553,7 +266,7 @@ void cli_table_render(const cli_table_t *t, size_t minwidth, size_t padding,
   for (size_t r = 0; r < t->nrows; r++) {
     /* the last cell of a row is trailing text, not part of a column */
     for (size_t c = 0; c + 1 < t->rowlen[r]; c++) {
-      size_t w = strlen(t->cells[off + c]) + padding;
+      size_t w = cli_text_width(t->cells[off + c]) + padding;
       if (w > width[c]) width[c] = w;
     }
     off += t->rowlen[r];
@@ -562,12 +275,17 @@ void cli_table_render(const cli_table_t *t, size_t minwidth, size_t padding,
     if (width[c] < minwidth) width[c] = minwidth;
   off = 0;
   for (size_t r = 0; r < t->nrows; r++) {
+    size_t keep = out->len; /* end of the last non-empty cell */
     for (size_t c = 0; c < t->rowlen[r]; c++) {
       const char *cell = t->cells[off + c];
       strbuf_puts(out, cell);
+      if (cell[0]) keep = out->len;
       if (c + 1 < t->rowlen[r])
-        for (size_t k = strlen(cell); k < width[c]; k++) strbuf_putc(out, ' ');
+        for (size_t k = cli_text_width(cell); k < width[c]; k++) strbuf_putc(out, ' ');
     }
+    /* no padding after the last non-empty cell */
+    out->len = keep;
+    if (out->data) out->data[keep] = '\0';
     strbuf_putc(out, '\n');
     off += t->rowlen[r];
   }

@@ -39,6 +39,17 @@ wait_for_log() {
   return 1
 }
 
+# free_port: a loopback port nobody listens on (random probe, bounded), for
+# peers that cannot listen on port 0 and report the port they got.
+free_port() {
+  local i p
+  for ((i = 0; i < 50; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
 # port_from_log FILE: the port a pharos program logged as listening on.
 port_from_log() { grep -oE 'port=[0-9]+' "$1" | head -1 | cut -d= -f2; }
 

@@ -8,6 +8,13 @@
 # for, and the JSON answers must be identical once the order of elements
 # that Prometheus leaves unspecified (instant vectors, label lists) is
 # normalised with jq.  Errors are compared on status, errorType and HTTP code.
+#
+# The peer is Debian's Prometheus 2.42; Pharos follows Prometheus 3 (whose
+# own test scripts pass in tests/conformance).  Where the two versions
+# answer differently the query is not used here: rate() over a fast-growing
+# counter such as go_memstats_alloc_bytes_total extrapolates differently
+# in 2.42 for some sample alignments, although the raw samples compare
+# equal (that range selector is in the list).
 . "$(dirname "$0")/lib.sh"
 PHAROS=${PHAROS_BUILD_DIR:?}/server/pharos
 PEERS=${PHAROS_PEERS_DIR:-${PHAROS_SOURCE_DIR:-.}/.cache/peers/root}
@@ -16,14 +23,6 @@ command -v curl >/dev/null || { echo "skipped: curl not installed"; exit 77; }
 command -v jq >/dev/null || { echo "skipped: jq not installed"; exit 77; }
 [ -x "$PROM" ] || { echo "skipped: Prometheus peer not found at $PROM"; exit 77; }
 
-free_port() {
-  local i p
-  for ((i = 0; i < 50; i++)); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
 
 log=$E2E_TMP/pharos.log
 echo 'scrape_configs: []' >"$E2E_TMP/pharos.yml" # only what Prometheus writes
@@ -140,7 +139,6 @@ queries=(
   'delta(go_memstats_heap_inuse_bytes[5s])'
   '~avg_over_time(scrape_duration_seconds[5s]) * 1000'
   'go_memstats_alloc_bytes_total[10s]'
-  'rate(go_memstats_alloc_bytes_total[10s])'
   'count_values("v", up)'
   'up == bool 1'
   'vector(1) + on() group_left up'
@@ -156,7 +154,7 @@ queries=(
   'predict_linear(go_memstats_alloc_bytes[10s], 60)'
   'stddev_over_time(go_goroutines[10s])'
   'clamp_max(go_goroutines, 10)'
-  'round(rate(go_memstats_alloc_bytes_total[10s]), 0.1)'
+  'round(rate(prometheus_http_requests_total[10s]), 0.1)'
   '1 + 2 * 3 ^ 2'
   'sum(rate(nonexistent[1m]))'
   'rate(up[5m:1s])'

@@ -20,15 +20,6 @@ if [ ! -x "$NODE" ]; then
   exit 77
 fi
 
-# free_port: a loopback port nobody listens on (random probe, bounded).
-free_port() {
-  local i p
-  for ((i = 0; i < 50; i++)); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
 
 # q EXPR: the instant query's JSON.
 q() { curl -sS --data-urlencode "query=$1" "$base/api/v1/query"; }

@@ -55,14 +55,6 @@ command -v jq >/dev/null || { echo "skipped: jq not installed"; exit 77; }
 [ -x "$NODE" ] || { echo "skipped: node_exporter peer not found at $NODE"; exit 77; }
 [ -x "$TRICKY" ] || { echo "skipped: tricky_target not built ($TRICKY)"; exit 77; }
 
-free_port() {
-  local i p
-  for ((i = 0; i < 50; i++)); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
 
 # --- targets -------------------------------------------------------------------
 "$TRICKY" >"$E2E_TMP/tricky.out" 2>"$E2E_TMP/tricky.err" &

@@ -1,9 +1,10 @@
 /*
  * test_cli_util.c - unit tests for pharosctl's pure helpers (cli/util.c,
  * cli/args.c): Go-compatible float, time, duration and byte formatting,
- * model.Time parsing, LabelSet ordering, OpenMetrics series text, series
- * selector parsing, the tabwriter, the counter map, cardinality and the
- * argument parser.
+ * model.Time parsing, LabelSet ordering, OpenMetrics series text, the
+ * tabwriter, the counter map, cardinality and the argument parser.
+ * (Series selectors are the query engine's promql_parse_selector, tested
+ * with the query module.)
  *
  * Expected strings are what Go's strconv / time / promtool print for the
  * same values.
@@ -223,87 +224,6 @@ static void test_om_series(void **state) {
   expect_om(NULL, 0, "{}");
 }
 
-/* ---- selectors ------------------------------------------------------------------ */
-
-static void test_selector_ok(void **state) {
-  (void)state;
-  cli_selector_t s;
-  char err[256];
-  assert_int_equal(cli_selector_parse("up", &s, err, sizeof err), 0);
-  assert_int_equal(s.n, 1);
-  assert_int_equal(s.m[0].type, TSDB_MATCH_EQ);
-  assert_string_equal(s.m[0].name, "__name__");
-  assert_string_equal(s.m[0].value, "up");
-  cli_selector_free(&s);
-
-  assert_int_equal(cli_selector_parse(" node_cpu:rate5m { job = \"x\" , mode!='idle', "
-                                      "cpu=~`1|2`, dev!~\"sd.*\", } ",
-                                      &s, err, sizeof err),
-                   0);
-  assert_int_equal(s.n, 5);
-  assert_string_equal(s.m[0].value, "node_cpu:rate5m");
-  assert_int_equal(s.m[1].type, TSDB_MATCH_EQ);
-  assert_string_equal(s.m[1].name, "job");
-  assert_string_equal(s.m[1].value, "x");
-  assert_int_equal(s.m[2].type, TSDB_MATCH_NEQ);
-  assert_string_equal(s.m[2].value, "idle");
-  assert_int_equal(s.m[3].type, TSDB_MATCH_RE);
-  assert_string_equal(s.m[3].value, "1|2");
-  assert_int_equal(s.m[4].type, TSDB_MATCH_NRE);
-  assert_string_equal(s.m[4].value, "sd.*");
-  cli_selector_free(&s);
-
-  /* quoted metric and label names, escapes */
-  assert_int_equal(cli_selector_parse("{\"my.metric\", \"a.b\"=\"q\\\"\\n\\x41\\u00e9\\101\"}",
-                                      &s, err, sizeof err),
-                   0);
-  assert_int_equal(s.n, 2);
-  assert_string_equal(s.m[0].name, "__name__");
-  assert_string_equal(s.m[0].value, "my.metric");
-  assert_string_equal(s.m[1].name, "a.b");
-  assert_string_equal(s.m[1].value, "q\"\nA\xc3\xa9" "A");
-  cli_selector_free(&s);
-
-  /* a raw string keeps backslashes */
-  assert_int_equal(cli_selector_parse("{a=~`\\d+`}", &s, err, sizeof err), 0);
-  assert_string_equal(s.m[0].value, "\\d+");
-  cli_selector_free(&s);
-
-  /* one non-empty matcher is enough */
-  assert_int_equal(cli_selector_parse("{a=\"\", b=~\".+\"}", &s, err, sizeof err), 0);
-  assert_int_equal(s.n, 2);
-  cli_selector_free(&s);
-}
-
-static void expect_sel_error(const char *text, const char *want) {
-  cli_selector_t s;
-  char err[256] = "";
-  assert_int_equal(cli_selector_parse(text, &s, err, sizeof err), PH_EPARSE);
-  if (strstr(err, want) == NULL) fail_msg("selector %s: error \"%s\" lacks \"%s\"", text, err, want);
-  assert_null(s.m);
-  assert_int_equal(s.n, 0);
-}
-
-static void test_selector_errors(void **state) {
-  (void)state;
-  expect_sel_error("", "at least one non-empty matcher");
-  expect_sel_error("{}", "at least one non-empty matcher");
-  expect_sel_error("{a=\"\"}", "at least one non-empty matcher");
-  expect_sel_error("{a=~\".*\"}", "at least one non-empty matcher");
-  expect_sel_error("{a!~\".+\"}", "at least one non-empty matcher");
-  expect_sel_error("{a=\"b\"", "1:7: parse error: unexpected end of input inside braces");
-  expect_sel_error("{a=b}", "1:4: parse error: expected a quoted string");
-  expect_sel_error("{a=\"b}", "1:4: parse error: unterminated quoted string");
-  expect_sel_error("{a<\"b\"}", "expected a label matching operator");
-  expect_sel_error("up x", "1:4: parse error: unexpected character after the selector: 'x'");
-  expect_sel_error("{a=\"b\" c=\"d\"}", "unexpected character inside braces: 'c'");
-  expect_sel_error("{a=\"\\q\"}", "invalid escape sequence");
-  expect_sel_error("{a=\"\\ud800\"}", "invalid escape sequence");
-  expect_sel_error("up{\"x\"}", "metric name must not be set twice");
-  expect_sel_error("{a=~\"(\"}", "invalid regular expression");
-  expect_sel_error("{&}", "unexpected character inside braces: '&'");
-}
-
 /* ---- tables, counts, cardinality -------------------------------------------------- */
 
 static void test_table(void **state) {
@@ -331,6 +251,23 @@ static void test_table(void **state) {
   cli_table_row(&t, r3, 2);
   cli_table_render(&t, 4, 1, &b);
   assert_string_equal(strbuf_cstr(&b), "a   b\n");
+  strbuf_free(&b);
+  cli_table_free(&t);
+
+  /* widths count UTF-8 code points; no padding after the last non-empty
+   * cell; a row may be shorter than others */
+  cli_table_init(&t);
+  strbuf_init(&b);
+  const char *u1[] = {"caf\xc3\xa9", "x", ""};
+  const char *u2[] = {"ab", "", ""};
+  const char *u3[] = {"abcdef"};
+  cli_table_row(&t, u1, 3);
+  cli_table_row(&t, u2, 3);
+  cli_table_row(&t, u3, 1);
+  cli_table_render(&t, 0, 2, &b);
+  assert_string_equal(strbuf_cstr(&b), "caf\xc3\xa9  x\n"
+                                       "ab\n"
+                                       "abcdef\n");
   strbuf_free(&b);
   cli_table_free(&t);
 }
@@ -502,6 +439,30 @@ static void test_args_errors(void **state) {
   expect_args_error(3, a8, "unknown long flag '--no-time'");
 }
 
+static void test_args_variadic(void **state) {
+  (void)state;
+  static const cli_arg_t vargs[] = {{"match", "m", false, true}};
+  const char *out = NULL;
+  const cli_opt_t opts[] = {{"output", 'o', CLI_OPT_STRING, "<f>", "h", &out}};
+  char *argv[] = {"series", "up", "-o", "csv", "{a=\"b\"}", "--", "-neg"};
+  const char *pos[7];
+  size_t npos;
+  bool help;
+  char err[256];
+  assert_int_equal(cli_parse_args(opts, 1, vargs, 1, 7, argv, pos, &npos, &help, err, sizeof err),
+                   0);
+  assert_int_equal(npos, 3);
+  assert_string_equal(pos[0], "up");
+  assert_string_equal(pos[1], "{a=\"b\"}");
+  assert_string_equal(pos[2], "-neg");
+  assert_string_equal(out, "csv");
+  /* still at least one */
+  char *argv2[] = {"series", "-o", "json"};
+  assert_int_equal(cli_parse_args(opts, 1, vargs, 1, 3, argv2, pos, &npos, &help, err, sizeof err),
+                   PH_EINVAL);
+  assert_string_equal(err, "required argument 'match' not provided");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_float_f),
@@ -512,13 +473,12 @@ int main(void) {
       cmocka_unit_test(test_parse_json_time),
       cmocka_unit_test(test_labels_before),
       cmocka_unit_test(test_om_series),
-      cmocka_unit_test(test_selector_ok),
-      cmocka_unit_test(test_selector_errors),
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_counts),
       cmocka_unit_test(test_cardinality),
       cmocka_unit_test(test_args_ok),
       cmocka_unit_test(test_args_errors),
+      cmocka_unit_test(test_args_variadic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
