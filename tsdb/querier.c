@@ -514,6 +514,16 @@ void tsdb_iterator_at(const tsdb_iterator_t *it, int64_t *t, double *v) {
 
 int tsdb_iterator_err(const tsdb_iterator_t *it) { return it->err; }
 
+/* Does the querier's range touch the head's samples at all? (As in
+ * Prometheus, label names and values come from the head's index as a
+ * whole when it does.) */
+static bool head_overlaps(const tsdb_querier_t *q) {
+  tsdb_stats_t st;
+  tsdb__head_stats(q->db->head, &st);
+  if (st.head_max_time == INT64_MIN) return false;
+  return st.head_max_time >= q->mint && st.head_min_time <= q->maxt;
+}
+
 static int cmp_cstr(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -571,7 +581,12 @@ int tsdb_label_names(tsdb_querier_t *q, const tsdb_matcher_t *m, size_t n,
   tsdb__matcher_t *cm;
   int rc = compile_all(m, n, &cm, err, errlen);
   if (rc != 0) return rc;
-  tsdb__head_label_names(q->db->head, cm, n, out, count);
+  if (head_overlaps(q)) {
+    tsdb__head_label_names(q->db->head, cm, n, out, count);
+  } else {
+    *out = ph_calloc(1, sizeof(char *));
+    *count = 0;
+  }
   rc = add_block_strings(q, NULL, cm, n, out, count, err, errlen);
   free_all(cm, n);
   return rc;
@@ -583,7 +598,12 @@ int tsdb_label_values(tsdb_querier_t *q, const char *name,
   tsdb__matcher_t *cm;
   int rc = compile_all(m, n, &cm, err, errlen);
   if (rc != 0) return rc;
-  tsdb__head_label_values(q->db->head, name, cm, n, out, count);
+  if (head_overlaps(q)) {
+    tsdb__head_label_values(q->db->head, name, cm, n, out, count);
+  } else {
+    *out = ph_calloc(1, sizeof(char *));
+    *count = 0;
+  }
   rc = add_block_strings(q, name, cm, n, out, count, err, errlen);
   free_all(cm, n);
   return rc;

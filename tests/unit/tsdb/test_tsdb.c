@@ -265,6 +265,15 @@ static void test_matchers(void **state) {
   assert_string_equal(names[0], "prod");
   tsdb_strings_free(names, count);
   tsdb_querier_close(q);
+  /* a range with no samples has no label names or values */
+  tsdb_querier_open(f->db, 5000, 9000, &q);
+  assert_int_equal(tsdb_label_values(q, "env", NULL, 0, &names, &count, err, sizeof err), 0);
+  assert_int_equal(count, 0);
+  tsdb_strings_free(names, count);
+  assert_int_equal(tsdb_label_names(q, NULL, 0, &names, &count, err, sizeof err), 0);
+  assert_int_equal(count, 0);
+  tsdb_strings_free(names, count);
+  tsdb_querier_close(q);
   for (int i = 0; i < 6; i++) labels_free(s[i]);
 }
 
