@@ -717,28 +717,27 @@ static void handle_tsdb_status(httpd_req_t *r, void *ud) {
   tsdb_cardinality_free(&c);
 }
 
-static void handle_rules(httpd_req_t *r, void *ud) {
-  (void)ud;
+/* {"status":"success","data":{"<key>":[]}}: rules and alerts, which stay
+ * empty until Pharos evaluates rules. */
+static void respond_empty_list(httpd_req_t *r, const char *key) {
   strbuf_t b = STRBUF_INIT;
   json_writer_t *w = begin_success(&b);
   json_object_begin(w);
-  json_key(w, "groups");
+  json_key(w, key);
   json_array_begin(w);
   json_array_end(w);
   json_object_end(w);
   end_success(r, w, &b, NULL, 0, NULL, 0);
 }
 
+static void handle_rules(httpd_req_t *r, void *ud) {
+  (void)ud;
+  respond_empty_list(r, "groups");
+}
+
 static void handle_alerts(httpd_req_t *r, void *ud) {
   (void)ud;
-  strbuf_t b = STRBUF_INIT;
-  json_writer_t *w = begin_success(&b);
-  json_object_begin(w);
-  json_key(w, "alerts");
-  json_array_begin(w);
-  json_array_end(w);
-  json_object_end(w);
-  end_success(r, w, &b, NULL, 0, NULL, 0);
+  respond_empty_list(r, "alerts");
 }
 
 /* Exemplars are parsed by the scraper but not stored: an honest empty
