@@ -10,13 +10,25 @@
  *              8      4    body length L
  *              12     L    snappy-compressed prometheus.WriteRequest
  *            The file starts with the 8 bytes "PHRW0001".
+ *   gen-om   writes the workload as OpenMetrics text for backfill
+ *            (`pharosctl tsdb import openmetrics FILE DIR`) to stdout:
+ *            one metric family per metric name, contiguous, with no
+ *            metadata lines (type "unknown", so counters keep their
+ *            _total names and histogram parts need no grouping); each
+ *            series' samples in time order with a timestamp in seconds
+ *            (millisecond precision); ends with "# EOF".  Every host's
+ *            values are held in memory (hosts x steps x ~510 doubles) so
+ *            the families can be written contiguously; refused above
+ *            4 GiB.  Prints "key value" lines to stderr.
  *   write    sends such a file to a remote-write URL over one HTTP/1.1
  *            keep-alive connection per shard (a thread each), each shard's
  *            requests in order, like Prometheus's queue manager; retries
  *            5xx and connection errors (backoff 50 ms doubling, 8 tries),
  *            counts 4xx as rejected.  Prints "key value" lines.
  *   serve    serves /metrics bodies of N simulated hosts at
- *            /host/<i>/metrics (each request is that host's next scrape).
+ *            /host/<i>/metrics (each request is that host's next scrape);
+ *            /stats answers "scrapes N\nsamples N\n", the totals served
+ *            so far (the scrape scenario's sample count).
  *   query    runs a query set (file: one "name<TAB>expr" per line)
  *            against /api/v1/query_range several times, prints per-query
  *            latency median/p99/min/max and writes a canonical dump of the
@@ -146,6 +158,121 @@ static int cmd_gen_rw(int argc, char **argv) {
   printf("series %zu\nsamples %" PRIu64 "\nrequests %" PRIu64 "\nbytes %" PRIu64
          "\nstart_ms %" PRId64 "\nend_ms %" PRId64 "\nshards %u\n",
          n * o.hosts, g.samples, g.requests, g.bytes, o.start_ms, t, shards);
+  wl_free(wl);
+  return rc;
+}
+
+/* ---- gen-om ----------------------------------------------------------------- */
+
+/* Appends v as an OpenMetrics label value: backslash, quote, newline escaped. */
+static void om_label_value(strbuf_t *b, const char *v) {
+  for (; *v; v++) {
+    if (*v == '\\') strbuf_puts(b, "\\\\");
+    else if (*v == '"') strbuf_puts(b, "\\\"");
+    else if (*v == '\n') strbuf_puts(b, "\\n");
+    else strbuf_putc(b, *v);
+  }
+}
+
+static int cmd_gen_om(int argc, char **argv) {
+  wl_opts_t o;
+  wl_opts_default(&o);
+  double hours = 1;
+  bool end_now = false, start_set = false;
+  static const struct option lo[] = {
+      {"hosts", required_argument, 0, 'h'}, {"hours", required_argument, 0, 'H'},
+      {"seed", required_argument, 0, 'S'}, {"start-ms", required_argument, 0, 't'},
+      {"end-now", no_argument, 0, 'n'}, {0, 0, 0, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    switch (c) {
+      case 'h': o.hosts = (unsigned)strtoul(optarg, NULL, 10); break;
+      case 'H': hours = strtod(optarg, NULL); break;
+      case 'S': o.seed = strtoull(optarg, NULL, 10); break;
+      case 't': o.start_ms = strtoll(optarg, NULL, 10); start_set = true; break;
+      case 'n': end_now = true; break;
+      default: return 2;
+    }
+  }
+  if (o.hosts == 0 || hours <= 0) {
+    fprintf(stderr, "usage: pharos_bench gen-om [--hosts N] [--hours H] [--seed S]\n"
+                    "       [--start-ms T | --end-now] > FILE\n");
+    return 2;
+  }
+  if (end_now && !start_set) {
+    int64_t now = (int64_t)time(NULL) * 1000 - 120000;
+    int64_t dur = (int64_t)(hours * 3600000.0);
+    o.start_ms = (now - dur) / 15000 * 15000;
+  }
+  wl_t *wl = wl_new(&o);
+  size_t n = wl_series_per_host(wl), steps = wl_steps_for(wl, (int64_t)(hours * 3600000.0));
+  double cells = (double)o.hosts * (double)steps * (double)n;
+  if (cells * sizeof(double) > 4.0 * 1024 * 1024 * 1024) {
+    fprintf(stderr, "pharos_bench gen-om: %u hosts x %zu steps needs more than 4 GiB; "
+                    "write several files\n", o.hosts, steps);
+    wl_free(wl);
+    return 2;
+  }
+  /* vals[(h * steps + s) * n + i], ts[h * steps + s] */
+  double *vals = ph_malloc((size_t)cells * sizeof(double));
+  int64_t *ts = ph_malloc((size_t)o.hosts * steps * sizeof(int64_t));
+  for (unsigned h = 0; h < o.hosts; h++)
+    for (size_t s = 0; s < steps; s++)
+      ts[(size_t)h * steps + s] = wl_scrape(wl, h, s, vals + ((size_t)h * steps + s) * n, NULL);
+  strbuf_t b = STRBUF_INIT;
+  uint64_t samples = 0, bytes = 0;
+  label_t ls[WL_MAX_LABELS];
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    const char *name = wl_metric_name(wl, i);
+    /* a family is every series of this name: the first i carrying it */
+    bool first = true;
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(wl_metric_name(wl, j), name)) { first = false; break; }
+    if (!first) continue;
+    for (size_t j = i; j < n && rc == 0; j++) {
+      if (strcmp(wl_metric_name(wl, j), name) != 0) continue;
+      for (unsigned h = 0; h < o.hosts && rc == 0; h++) {
+        strbuf_t pre = STRBUF_INIT;
+        size_t nl = wl_labels(wl, h, j, ls, WL_MAX_LABELS);
+        strbuf_puts(&pre, name);
+        bool any = false;
+        for (size_t k = 0; k < nl; k++) {
+          if (!strcmp(ls[k].name, "__name__")) continue;
+          strbuf_putc(&pre, any ? ',' : '{');
+          strbuf_printf(&pre, "%s=\"", ls[k].name);
+          om_label_value(&pre, ls[k].value);
+          strbuf_putc(&pre, '"');
+          any = true;
+        }
+        if (any) strbuf_putc(&pre, '}');
+        strbuf_putc(&pre, ' ');
+        for (size_t s = 0; s < steps; s++) {
+          int64_t t = ts[(size_t)h * steps + s];
+          strbuf_append(&b, strbuf_cstr(&pre), pre.len);
+          wl_format_double(&b, vals[((size_t)h * steps + s) * n + j]);
+          strbuf_printf(&b, " %" PRId64 ".%03" PRId64 "\n", t / 1000, t % 1000);
+          samples++;
+        }
+        strbuf_free(&pre);
+        if (b.len > (1u << 20)) {
+          bytes += b.len;
+          if (fwrite(strbuf_cstr(&b), 1, b.len, stdout) != b.len) rc = 1;
+          strbuf_reset(&b);
+        }
+      }
+    }
+  }
+  strbuf_puts(&b, "# EOF\n");
+  bytes += b.len;
+  if (fwrite(strbuf_cstr(&b), 1, b.len, stdout) != b.len) rc = 1;
+  if (fflush(stdout) != 0) rc = 1;
+  strbuf_free(&b);
+  fprintf(stderr, "series %zu\nsamples %" PRIu64 "\nbytes %" PRIu64 "\nstart_ms %" PRId64
+                  "\nend_ms %" PRId64 "\n",
+          n * o.hosts, samples, bytes, ts[0], ts[(size_t)o.hosts * steps - 1]);
+  free(vals);
+  free(ts);
   wl_free(wl);
   return rc;
 }
@@ -327,7 +454,17 @@ typedef struct server_ctx {
   pthread_mutex_t *mu; /* one per host */
   size_t *step;
   double *vals;        /* per host scratch */
+  uint64_t scrapes, samples; /* served so far; atomic builtins */
 } server_ctx_t;
+
+static void handle_stats(httpd_req_t *r, void *ud) {
+  server_ctx_t *s = ud;
+  char buf[96];
+  int len = snprintf(buf, sizeof buf, "scrapes %" PRIu64 "\nsamples %" PRIu64 "\n",
+                     __atomic_load_n(&s->scrapes, __ATOMIC_RELAXED),
+                     __atomic_load_n(&s->samples, __ATOMIC_RELAXED));
+  httpd_respond(r, 200, "text/plain", buf, (size_t)len);
+}
 
 static void handle_host(httpd_req_t *r, void *ud) {
   server_ctx_t *s = ud;
@@ -345,6 +482,8 @@ static void handle_host(httpd_req_t *r, void *ud) {
   wl_scrape(s->wl, (unsigned)h, s->step[h]++, vals, NULL);
   wl_render_text(s->wl, (unsigned)h, vals, &b);
   pthread_mutex_unlock(&s->mu[h]);
+  __atomic_add_fetch(&s->scrapes, 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&s->samples, (uint64_t)n, __ATOMIC_RELAXED);
   httpd_respond_strbuf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -362,7 +501,7 @@ static int cmd_serve(int argc, char **argv) {
     else if (c == 'S') o.seed = strtoull(optarg, NULL, 10);
     else return 2;
   }
-  server_ctx_t s;
+  server_ctx_t s = {0};
   s.wl = wl_new(&o);
   s.mu = ph_calloc(o.hosts, sizeof(pthread_mutex_t));
   s.step = ph_calloc(o.hosts, sizeof(size_t));
@@ -376,6 +515,7 @@ static int cmd_serve(int argc, char **argv) {
   httpd_options_t ho = {0, 4};
   httpd_t *hd = httpd_new(&ho);
   httpd_route(hd, "GET", "/host/*", handle_host, &s);
+  httpd_route(hd, "GET", "/stats", handle_stats, &s);
   char err[256];
   if (httpd_start(hd, addr, err, sizeof err) != 0) {
     fprintf(stderr, "pharos_bench serve: %s\n", err);
@@ -711,7 +851,7 @@ static int cmd_compare(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: pharos_bench gen-rw|write|serve|query|compare [options]\n");
+    fprintf(stderr, "usage: pharos_bench gen-rw|gen-om|write|serve|query|compare [options]\n");
     return 2;
   }
   const char *cmd = argv[1];
@@ -719,6 +859,7 @@ int main(int argc, char **argv) {
   argc--;
   argv++;
   if (!strcmp(cmd, "gen-rw")) return cmd_gen_rw(argc, argv);
+  if (!strcmp(cmd, "gen-om")) return cmd_gen_om(argc, argv);
   if (!strcmp(cmd, "write")) return cmd_write(argc, argv);
   if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
   if (!strcmp(cmd, "query")) return cmd_query(argc, argv);

@@ -5,6 +5,7 @@
 #
 #   bench/run.sh [--quick] [--runs N] [--hosts N] [--hours H]
 #                [--no-tsdb] [--tsdb-kv FILE] [--no-peers] [--no-exporter]
+#                [--no-scrape] [--scrape-targets N] [--scrape-window S] [--no-backfill]
 #                [--out FILE] [--report-only WORKDIR]
 #
 # How it works (the methodology is written up in bench/benchmarks-intro.md,
@@ -26,7 +27,15 @@
 #      (pharos_bench compare);
 #   5. scrapes pharos-exporter and node_exporter N times each and reads
 #      their CPU time and RSS;
-#   6. writes the report: medians over the runs with min and max.
+#   6. scrape scenario: `pharos_bench serve` simulates N targets on
+#      127.0.0.1 (quick: 50, full: 1,000 x ~510 series); Pharos, then
+#      Prometheus (one after another, never concurrently: 2 cores), each with
+#      the same config listing every target, scrape them for a warm-up and a
+#      measured window; CPU seconds per million samples (samples counted by
+#      the target server's /stats) and RSS;
+#   7. backfill: `pharos_bench gen-om` writes the workload as OpenMetrics,
+#      `pharosctl tsdb import openmetrics` imports it; samples and seconds;
+#   8. writes the report: medians over the runs with min and max.
 # A scenario whose endpoint a system does not have (yet) is reported as
 # "not available"; everything started is stopped by PID on exit.  With
 # KEEP_WORK=1 the work directory is kept; --report-only WORKDIR re-renders
@@ -36,6 +45,7 @@ ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$ROOT"
 
 QUICK=0 RUNS="" HOSTS="" HOURS="" DO_TSDB=1 DO_PEERS=1 DO_EXP=1 TSDB_KV="" OUT="" REPORT_ONLY=""
+DO_SCRAPE=1 DO_OM=1 SCRAPE_TARGETS="" SCRAPE_WINDOW=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -46,6 +56,10 @@ while [ $# -gt 0 ]; do
     --tsdb-kv) TSDB_KV=$2; shift ;;
     --no-peers) DO_PEERS=0 ;;
     --no-exporter) DO_EXP=0 ;;
+    --no-scrape) DO_SCRAPE=0 ;;
+    --scrape-targets) SCRAPE_TARGETS=$2; shift ;;
+    --scrape-window) SCRAPE_WINDOW=$2; shift ;;
+    --no-backfill) DO_OM=0 ;;
     --out) OUT=$2; shift ;;
     --report-only) REPORT_ONLY=$(cd "$2" && pwd) || exit 2; shift ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
@@ -56,9 +70,11 @@ done
 if [ "$QUICK" = 1 ]; then
   RUNS=${RUNS:-1} HOSTS=${HOSTS:-2} HOURS=${HOURS:-1}
   QRUNS=5 EXP_SCRAPES=10 SETTLE=1 COMPACT_WAIT=0 SHARDS=2
+  SCRAPE_TARGETS=${SCRAPE_TARGETS:-50} SCRAPE_INTERVAL=5 SCRAPE_WINDOW=${SCRAPE_WINDOW:-20}
 else
   RUNS=${RUNS:-3} HOSTS=${HOSTS:-20} HOURS=${HOURS:-8}
   QRUNS=20 EXP_SCRAPES=100 SETTLE=10 COMPACT_WAIT=150 SHARDS=4
+  SCRAPE_TARGETS=${SCRAPE_TARGETS:-1000} SCRAPE_INTERVAL=15 SCRAPE_WINDOW=${SCRAPE_WINDOW:-120}
 fi
 OUT=${OUT:-$ROOT/docs/benchmarks.md}
 IMG=$(dirname "$OUT")/img
@@ -99,6 +115,7 @@ BENCH_TSDB=$BUILD/bench/bench_tsdb
 PB=$BUILD/bench/pharos_bench
 PHAROS=$BUILD/server/pharos
 PEXP=$BUILD/exporters/pharos-exporter
+PCTL=$BUILD/cli/pharosctl
 for b in "$BENCH_TSDB" "$PB"; do
   [ -x "$b" ] || { log "missing $b (is subdir('bench') in meson.build?)"; exit 1; }
 done
@@ -116,7 +133,8 @@ fetch_peers() { # as pharos.sh does: download and unpack, never install
     fi
   done
 }
-if [ "$DO_PEERS" = 1 ] && [ -z "${PHAROS_PEERS_DIR:-}" ] && [ ! -x "$PEERS/usr/bin/prometheus" ]; then
+if { [ "$DO_PEERS" = 1 ] || [ "$DO_SCRAPE" = 1 ]; } && [ -z "$REPORT_ONLY" ] &&
+   [ -z "${PHAROS_PEERS_DIR:-}" ] && [ ! -x "$PEERS/usr/bin/prometheus" ]; then
   fetch_peers
 fi
 # the Debian package version, for binaries that print none
@@ -467,11 +485,133 @@ if [ "$DO_EXP" = 1 ] && [ -z "$REPORT_ONLY" ]; then
   done
 fi
 
-# ---- 6. report ----------------------------------------------------------------------
+# ---- 6. scraping many targets ----------------------------------------------------
+
+scrape_config() { # TARGET_PORT -> the config, both systems
+  local i
+  echo "global:"
+  echo "  scrape_interval: ${SCRAPE_INTERVAL}s"
+  echo "  scrape_timeout: $((SCRAPE_INTERVAL > 10 ? 10 : SCRAPE_INTERVAL - 1))s"
+  echo "scrape_configs:"
+  echo "  - job_name: bench"
+  echo "    static_configs:"
+  for ((i = 0; i < SCRAPE_TARGETS; i++)); do
+    echo "      - targets: ['127.0.0.1:$1']"
+    printf "        labels: {instance: 'host%04d', __metrics_path__: '/host/%d/metrics'}\n" "$i" "$i"
+  done
+}
+serve_samples() { curl -sf "http://127.0.0.1:$1/stats" | awk '$1=="samples"{print $2}'; }
+run_scrape() { # SYS RUN TARGET_PORT
+  local sys=$1 run=$2 tport=$3 dir=$WORK/scrape-$1-$2 res port bin pid c0 c1 s0 s1 attempt
+  res=$WORK/res/scrape-$sys/$run.kv
+  mkdir -p "$dir" "$WORK/res/scrape-$sys"
+  : >"$res"
+  if [ "$sys" = pharos ]; then bin=$PHAROS; else bin=$PROM; fi
+  [ -x "$bin" ] || { SCRAPE_AVAIL[$sys]="binary missing"; return 1; }
+  scrape_config "$tport" >"$dir/config.yml"
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    "$bin" --config.file="$dir/config.yml" --storage.tsdb.path="$dir/data" \
+      --web.listen-address="127.0.0.1:$port" --log.level=warn >>"$dir/log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    sleep 0.05
+    if kill -0 "$pid" 2>/dev/null || ! grep -q 'address already in use' "$dir/log"; then break; fi
+    wait "$pid" 2>/dev/null
+  done
+  if ! wait_http "http://127.0.0.1:$port/-/ready" 60; then
+    SCRAPE_AVAIL[$sys]="did not become ready: $(tail -2 "$dir/log" | tr '\n' ' ' | cut -c1-200)"
+    stop_pid "$pid"; return 1
+  fi
+  sleep $((SCRAPE_INTERVAL + 5)) # every target scraped at least once: series created
+  c0=$(proc_cpu "$pid"); s0=$(serve_samples "$tport")
+  sleep "$SCRAPE_WINDOW"
+  c1=$(proc_cpu "$pid"); s1=$(serve_samples "$tport")
+  local up
+  up=$(curl -sf "http://127.0.0.1:$port/api/v1/query?query=sum(up)" | grep -o '"value":\[[^]]*\]' |
+       sed 's/.*,"//; s/"\]//')
+  echo "cpu_s $(calc "$c1 - $c0")" >>"$res"
+  echo "samples $((s1 - s0))" >>"$res"
+  [ $((s1 - s0)) -gt 0 ] && echo "cpu_s_per_msample $(calc "($c1 - $c0) / (($s1 - $s0) / 1000000)")" >>"$res"
+  echo "rss_kb $(proc_kb "$pid" VmRSS)" >>"$res"
+  echo "rss_peak_kb $(proc_kb "$pid" VmHWM)" >>"$res"
+  echo "targets_up ${up:-0}" >>"$res"
+  stop_pid "$pid"
+  rm -rf "$dir/data"
+  return 0
+}
+declare -A SCRAPE_AVAIL
+SCRAPE_SERIES=${SCRAPE_SERIES:-}
+if [ "$DO_SCRAPE" = 1 ] && [ -z "$REPORT_ONLY" ]; then
+  for ((attempt = 1; attempt <= 3; attempt++)); do
+    tport=$(free_port)
+    nice "$PB" serve --hosts "$SCRAPE_TARGETS" --listen "127.0.0.1:$tport" >"$WORK/serve.out" 2>&1 &
+    SERVE_PID=$!
+    PIDS+=("$SERVE_PID")
+    wait_http "http://127.0.0.1:$tport/stats" 10 && break
+    stop_pid "$SERVE_PID"; SERVE_PID=""
+  done
+  if [ -n "${SERVE_PID:-}" ]; then
+    SCRAPE_SERIES=$(grep -o 'series_per_host=[0-9]*' "$WORK/serve.out" | cut -d= -f2)
+    for sys in pharos prometheus; do
+      SCRAPE_AVAIL[$sys]=ok
+      for ((r = 1; r <= RUNS; r++)); do
+        log "scrape: $sys run $r/$RUNS ($SCRAPE_TARGETS targets)"
+        run_scrape "$sys" "$r" "$tport" || { log "scrape $sys: ${SCRAPE_AVAIL[$sys]}"; break; }
+      done
+    done
+    stop_pid "$SERVE_PID"
+  else
+    SCRAPE_AVAIL[pharos]="target server did not start" SCRAPE_AVAIL[prometheus]="target server did not start"
+  fi
+fi
+
+# ---- 7. backfill from OpenMetrics ---------------------------------------------------
+
+OM_AVAIL=${OM_AVAIL:-not run} # set by state.sh with --report-only
+if [ "$DO_OM" = 1 ] && [ -z "$REPORT_ONLY" ]; then
+  mkdir -p "$WORK/res/om"
+  if [ ! -x "$PCTL" ]; then OM_AVAIL="pharosctl missing"
+  else
+    log "backfill: gen-om $HOSTS hosts x ${HOURS}h"
+    "$PB" gen-om --hosts "$HOSTS" --hours "$HOURS" >"$WORK/om.txt" 2>"$WORK/res/om/gen.kv"
+    OM_AVAIL=ok
+    for ((r = 1; r <= RUNS; r++)); do
+      log "backfill run $r/$RUNS"
+      rm -rf "$WORK/om-db"
+      t0=$(now)
+      if nice "$PCTL" tsdb import openmetrics "$WORK/om.txt" "$WORK/om-db" >"$WORK/res/om/import.$r.out" 2>&1; then
+        t1=$(now)
+        bs=0
+        for m in "$WORK"/om-db/*/meta.json; do
+          [ -f "$m" ] || continue
+          bs=$((bs + $(grep -o '"numSamples": *[0-9]*' "$m" | grep -o '[0-9]*$' | head -1)))
+        done
+        # pharosctl prints "Imported N samples of M series ..."
+        n=$(grep -o 'Imported [0-9]* samples' "$WORK/res/om/import.$r.out" | grep -o '[0-9]*' | head -1)
+        { echo "seconds $(calc "$t1 - $t0")"
+          echo "samples_imported ${n:-0}"
+          echo "samples_in_blocks $bs"
+          [ -n "$n" ] && echo "samples_per_s $(calc "$n / ($t1 - $t0)")"
+          echo "blocks $(block_count "$WORK/om-db")"
+          echo "data_dir_b $(dir_bytes "$WORK/om-db")"
+          [ "$bs" -gt 0 ] && echo "bytes_per_sample $(calc "$(block_bytes "$WORK/om-db") / $bs")"
+        } >"$WORK/res/om/$r.kv"
+      else
+        OM_AVAIL="import failed: $(tail -2 "$WORK/res/om/import.$r.out" | tr '\n' ' ' | cut -c1-300)"
+        break
+      fi
+    done
+    rm -rf "$WORK/om-db" "$WORK/om.txt"
+  fi
+fi
+
+# ---- 8. report ----------------------------------------------------------------------
 
 # everything the report needs, for --report-only
 [ -z "$REPORT_ONLY" ] && declare -p QUICK RUNS HOSTS HOURS SHARDS QRUNS EXP_SCRAPES SETTLE COMPACT_WAIT \
-  DO_PEERS DO_EXP AVAIL EXP_AVAIL SERIES START_MS END_MS VM_VERSION_DEB LOADAVG_START RUN_DATE 2>/dev/null |
+  DO_PEERS DO_EXP AVAIL EXP_AVAIL DO_SCRAPE SCRAPE_AVAIL SCRAPE_TARGETS SCRAPE_INTERVAL SCRAPE_WINDOW \
+  SCRAPE_SERIES DO_OM OM_AVAIL SERIES START_MS END_MS VM_VERSION_DEB LOADAVG_START RUN_DATE 2>/dev/null |
   sed 's/^declare -A/declare -gA/' >"$WORK/state.sh"
 
 log "writing $OUT"
@@ -671,6 +811,64 @@ avail() { [ "${AVAIL[$1]:-}" = ok ]; }
          "the counter's zero point before applying the 110 % threshold and newer versions (and Pharos) after it. VictoriaMetrics answers MetricsQL, not PromQL:" \
          "its rate() does not extrapolate to the window edges and its lookback differs, so differences in rate-based" \
          "panels are expected; they are shown, not hidden."
+    echo
+  fi
+
+  if [ "$DO_SCRAPE" = 1 ]; then
+    echo "## Side by side: scraping many targets"
+    echo
+    echo "\`pharos_bench serve\` simulates $(fmt "$SCRAPE_TARGETS" 0) node_exporter-like targets × ${SCRAPE_SERIES:-?} series" \
+         "on 127.0.0.1 (one listener, /host/<i>/metrics, each request rendering that host's next scrape)." \
+         "Pharos and Prometheus get the same config (every target listed, scrape_interval ${SCRAPE_INTERVAL} s) and scrape" \
+         "one after the other, never concurrently; each is given one interval plus 5 s to create its series, then CPU" \
+         "(user + system, /proc/<pid>/stat) is measured over a ${SCRAPE_WINDOW} s window, divided by the samples the" \
+         "target server served in that window. RSS at the end of the window. Median (min–max) of $RUNS run(s)."
+    echo
+    echo "| measure | Pharos | Prometheus | Pharos / Prometheus | target (issue 4) |"
+    echo "|---|---|---|---|---|"
+    srow() {
+      local a b
+      a=$([ "${SCRAPE_AVAIL[pharos]:-}" = ok ] && cell scrape-pharos "$2" "$3" "$4" || echo "not available")
+      b=$([ "${SCRAPE_AVAIL[prometheus]:-}" = ok ] && cell scrape-prometheus "$2" "$3" "$4" || echo "not available")
+      echo "| $1 | $a | $b | $(ratio "$(med scrape-pharos "$2")" "$(med scrape-prometheus "$2")") | $5 |"
+    }
+    srow "CPU seconds per million samples scraped" cpu_s_per_msample 1 3 "≤ 0.33x"
+    srow "CPU seconds in the window" cpu_s 1 2 ""
+    srow "samples scraped in the window" samples 1 2 ""
+    srow "RSS at the end (MiB)" rss_kb 0.0009765625 1 ""
+    srow "peak RSS (MiB)" rss_peak_kb 0.0009765625 1 ""
+    srow "targets up" targets_up 1 0 ""
+    echo
+    for s in pharos prometheus; do
+      [ "${SCRAPE_AVAIL[$s]:-}" = ok ] || echo "- $s: ${SCRAPE_AVAIL[$s]:-not run}"
+    done
+    echo
+  fi
+
+  if [ "$DO_OM" = 1 ]; then
+    echo "## Backfill from OpenMetrics"
+    echo
+    echo "\`pharos_bench gen-om --hosts $HOSTS --hours $HOURS\` writes the workload as OpenMetrics text" \
+         "($(fmt "$(kv "$WORK/res/om/gen.kv" samples)" 2) samples, $(fmt "$(kv "$WORK/res/om/gen.kv" series)" 0) series," \
+         "$(fmt "$(kv "$WORK/res/om/gen.kv" bytes)" 2)B, timestamps, \`# EOF\`);" \
+         "\`pharosctl tsdb import openmetrics FILE DIR\` imports it into a fresh directory. Median (min–max) of $RUNS run(s)."
+    echo
+    if [ "$OM_AVAIL" = ok ]; then
+      echo "| measure | Pharos |"
+      echo "|---|---|"
+      echo "| samples imported | $(cell om samples_imported 1 2) |"
+      echo "| of them cut into blocks | $(cell om samples_in_blocks 1 2) |"
+      echo "| import time, wall clock (s) | $(cell om seconds 1 2) |"
+      echo "| samples/s | $(cell om samples_per_s 1 2) |"
+      echo "| blocks written | $(cell om blocks 1 0) |"
+      echo "| data directory after import (MiB) | $(cell om data_dir_b 0.00000095367431640625 2) |"
+      echo "| bytes per sample in blocks | $(cell om bytes_per_sample 1 3) |"
+      echo
+      echo "Samples newer than the last complete block range stay in the imported directory's head (WAL) until" \
+           "newer data arrives, as pharosctl says; \"of them cut into blocks\" counts the blocks' numSamples."
+    else
+      echo "Not available: $OM_AVAIL"
+    fi
     echo
   fi
 
