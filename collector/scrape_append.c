@@ -105,25 +105,58 @@ static meta_entry_t *meta_get(meta_table_t *mt, const char *p, size_t n) {
   if (i >= 0) return &mt->v[i];
   ph_grow(&mt->v, &mt->cap, mt->n + 1);
   meta_entry_t *e = &mt->v[mt->n];
-  memset(e, 0, sizeof *e);
-  e->family = ph_strndup(p, n);
+  if (mt->n < mt->nkept) {
+    /* a slot kept from an earlier scrape: reuse what still matches */
+    if (!(strlen(e->family) == n && memcmp(e->family, p, n) == 0)) {
+      free(e->family);
+      e->family = ph_strndup(p, n);
+      free(e->help);
+      free(e->unit);
+      e->help = e->unit = NULL;
+    }
+    e->type = EXPFMT_TYPE_UNKNOWN;
+    e->seen_help = e->seen_unit = false;
+  } else {
+    memset(e, 0, sizeof *e);
+    e->family = ph_strndup(p, n);
+    mt->nkept = mt->n + 1;
+  }
   scrape__hidx_put(&mt->idx, h, (uint32_t)mt->n);
   mt->n++;
   return e;
 }
 
+/* Empties the table for the next scrape; the strings stay in their slots
+ * for meta_get to reuse. */
 static void meta_clear(meta_table_t *mt) {
-  for (size_t i = 0; i < mt->n; i++) {
-    free(mt->v[i].family);
-    free(mt->v[i].help);
-    free(mt->v[i].unit);
-  }
+  if (mt->n > mt->nkept) mt->nkept = mt->n;
   mt->n = 0;
   scrape__hidx_clear(&mt->idx);
 }
 
+/* After a scrape: drops HELP/UNIT not seen this time (a family that lost
+ * its HELP line must not keep the old text). */
+static void meta_finish(meta_table_t *mt) {
+  for (size_t i = 0; i < mt->n; i++) {
+    meta_entry_t *e = &mt->v[i];
+    if (!e->seen_help) {
+      free(e->help);
+      e->help = NULL;
+    }
+    if (!e->seen_unit) {
+      free(e->unit);
+      e->unit = NULL;
+    }
+  }
+}
+
 void scrape__meta_free(meta_table_t *mt) {
-  meta_clear(mt);
+  size_t used = mt->n > mt->nkept ? mt->n : mt->nkept;
+  for (size_t i = 0; i < used; i++) {
+    free(mt->v[i].family);
+    free(mt->v[i].help);
+    free(mt->v[i].unit);
+  }
   free(mt->v);
   scrape__hidx_free(&mt->idx);
   memset(mt, 0, sizeof *mt);
@@ -134,9 +167,15 @@ static void meta_note(meta_table_t *mt, const expfmt_entry_t *e) {
   if (e->kind == EXPFMT_TYPE) {
     m->type = e->type;
   } else if (e->kind == EXPFMT_HELP) {
+    m->seen_help = true;
+    if (m->help && strlen(m->help) == e->text.len && memcmp(m->help, e->text.ptr, e->text.len) == 0)
+      return;
     free(m->help);
     m->help = ph_strndup(e->text.ptr, e->text.len);
   } else if (e->kind == EXPFMT_UNIT) {
+    m->seen_unit = true;
+    if (m->unit && strlen(m->unit) == e->text.len && memcmp(m->unit, e->text.ptr, e->text.len) == 0)
+      return;
     free(m->unit);
     m->unit = ph_strndup(e->text.ptr, e->text.len);
   }
@@ -519,6 +558,7 @@ void scrape__process(scrape_target_t *t, const char *body, size_t len, const cha
   t->last_duration_s = dur;
   t->last_samples = c.total;
   t->scrapes++;
+  if (error == NULL) meta_finish(&t->meta_build);
   if (error == NULL) {
     meta_table_t tmp = t->meta;
     t->meta = t->meta_build;

@@ -90,11 +90,16 @@ typedef struct meta_entry {
   char *family;     /* owned */
   expfmt_type_t type;
   char *help, *unit; /* owned; NULL when absent */
+  bool seen_help, seen_unit; /* set during the scrape building the table */
 } meta_entry_t;
 
+/* Entries [0, n) are this table's families; slots [n, nkept) keep the
+ * strings of an earlier scrape so that a steady target (same families in
+ * the same order every time) reuses them instead of allocating anew. */
 typedef struct meta_table {
   meta_entry_t *v;
   size_t n, cap;
+  size_t nkept;
   hidx_t idx;
 } meta_table_t;
 
