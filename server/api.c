@@ -12,8 +12,6 @@
  */
 #include "api.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 #include "json.h"
 #include "log.h"
@@ -54,10 +52,11 @@ static int status_for(const char *error_type) {
 }
 
 /* The CORS headers Prometheus sets on API responses when the request has
- * an Origin (httputil.SetCORS): the regex ".*" answers "*". */
-static const char *g_cors_origin = ".*";
-
-static bool regex_full_match(const char *re, const char *s);
+ * an Origin (httputil.SetCORS): the regex ".*" answers "*", another regex
+ * (compiled once by api_register, fully anchored) echoes a matching
+ * origin. */
+static bool g_cors_any = true;
+static tsdb_matcher_set_t *g_cors_origin; /* set once at registration */
 
 static void set_cors(httpd_req_t *r) {
   const char *origin = httpd_req_header(r, "Origin");
@@ -65,8 +64,8 @@ static void set_cors(httpd_req_t *r) {
   httpd_add_header(r, "Access-Control-Allow-Headers", "Accept, Authorization, Content-Type, Origin");
   httpd_add_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
   httpd_add_header(r, "Access-Control-Expose-Headers", "Date");
-  if (strcmp(g_cors_origin, ".*") == 0) httpd_add_header(r, "Access-Control-Allow-Origin", "*");
-  else if (regex_full_match(g_cors_origin, origin))
+  if (g_cors_any) httpd_add_header(r, "Access-Control-Allow-Origin", "*");
+  else if (g_cors_origin && tsdb_matcher_set_matches_value(g_cors_origin, "origin", origin))
     httpd_add_header(r, "Access-Control-Allow-Origin", origin);
 }
 
@@ -853,42 +852,14 @@ static void handle_targets(httpd_req_t *r, void *ud) {
   scrape_target_infos_free(t, n);
 }
 
-/* Fully anchored RE2-style match (as label matchers), via PCRE2; a pattern
- * that does not compile matches nothing. */
-static bool regex_full_match(const char *re, const char *s) {
-  strbuf_t pat = STRBUF_INIT;
-  strbuf_printf(&pat, "^(?s:%s)$", re);
-  int ecode;
-  PCRE2_SIZE eoff;
-  pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat.data, pat.len, PCRE2_UTF, &ecode,
-                                   &eoff, NULL);
-  strbuf_free(&pat);
-  if (code == NULL) return false;
-  pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
-  int rc = pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
-  pcre2_match_data_free(md);
-  pcre2_code_free(code);
-  return rc >= 0;
-}
-
-/* Does the target's label set satisfy every matcher? */
-static bool target_matches(const labels_t *ls, const tsdb_matcher_t *m, size_t nm) {
-  for (size_t i = 0; i < nm; i++) {
-    const char *v = labels_get(ls, m[i].name);
-    if (v == NULL) v = "";
-    bool eq = strcmp(v, m[i].value) == 0;
-    switch (m[i].type) {
-    case TSDB_MATCH_EQ: if (!eq) return false; break;
-    case TSDB_MATCH_NEQ: if (eq) return false; break;
-    case TSDB_MATCH_RE:
-    case TSDB_MATCH_NRE: {
-      bool match = regex_full_match(m[i].value, v);
-      if ((m[i].type == TSDB_MATCH_RE) != match) return false;
-      break;
-    }
-    }
-  }
-  return true;
+static void write_type_help_unit(json_writer_t *w, const char *type, const char *help,
+                                 const char *unit) {
+  json_key(w, "type");
+  json_string(w, type);
+  json_key(w, "help");
+  json_string(w, help);
+  json_key(w, "unit");
+  json_string(w, unit);
 }
 
 static void handle_targets_metadata(httpd_req_t *r, void *ud) {
@@ -897,16 +868,23 @@ static void handle_targets_metadata(httpd_req_t *r, void *ud) {
   if (!param_limit(r, &limit)) return;
   const char *metric = httpd_req_param(r, "metric");
   const char *mt = httpd_req_param(r, "match_target");
-  promql_selector_t *sel = NULL;
-  const tsdb_matcher_t *m = NULL;
-  size_t nm = 0;
+  tsdb_matcher_set_t *match = NULL;
   if (mt && mt[0]) {
     promql_error_t perr;
+    promql_selector_t *sel;
     if (promql_parse_selector(mt, strlen(mt), &sel, &perr) != 0) {
       api_error(r, "bad_data", "invalid parameter \"match_target\": %s", perr.msg);
       return;
     }
-    nm = promql_selector_matchers(sel, &m);
+    const tsdb_matcher_t *m;
+    size_t nm = promql_selector_matchers(sel, &m);
+    char err[512];
+    int rc = tsdb_matcher_set_new(m, nm, &match, err, sizeof err);
+    promql_selector_free(sel);
+    if (rc != 0) {
+      api_error(r, "bad_data", "invalid parameter \"match_target\": %s", err);
+      return;
+    }
   }
   scrape_metadata_info_t *md = NULL;
   size_t n = 0;
@@ -918,7 +896,7 @@ static void handle_targets_metadata(httpd_req_t *r, void *ud) {
   int64_t written = 0;
   for (size_t i = 0; i < n; i++) {
     if (limit > 0 && written >= limit) break;
-    if (nm && !target_matches(md[i].target, m, nm)) continue;
+    if (match && !tsdb_matcher_set_matches(match, md[i].target)) continue;
     json_object_begin(w);
     json_key(w, "target");
     write_labels(w, md[i].target);
@@ -926,19 +904,14 @@ static void handle_targets_metadata(httpd_req_t *r, void *ud) {
       json_key(w, "metric");
       json_string(w, md[i].metric);
     }
-    json_key(w, "type");
-    json_string(w, md[i].type);
-    json_key(w, "help");
-    json_string(w, md[i].help);
-    json_key(w, "unit");
-    json_string(w, md[i].unit);
+    write_type_help_unit(w, md[i].type, md[i].help, md[i].unit);
     json_object_end(w);
     written++;
   }
   json_array_end(w);
   end_success(r, w, &b, NULL, 0, NULL, 0);
   scrape_metadata_infos_free(md, n);
-  promql_selector_free(sel);
+  tsdb_matcher_set_free(match);
 }
 
 typedef struct md_item {
@@ -1000,12 +973,7 @@ static void handle_metadata(httpd_req_t *r, void *ud) {
       if (q > i && cmp_md(&items[q - 1], &items[q]) == 0) continue; /* same variant */
       if (per > 0 && k >= per) break;
       json_object_begin(w);
-      json_key(w, "type");
-      json_string(w, items[q].type);
-      json_key(w, "help");
-      json_string(w, items[q].help);
-      json_key(w, "unit");
-      json_string(w, items[q].unit);
+      write_type_help_unit(w, items[q].type, items[q].help, items[q].unit);
       json_object_end(w);
       k++;
     }
@@ -1211,13 +1179,14 @@ static void handle_options(httpd_req_t *r, void *ud) {
   httpd_respond(r, 200, NULL, "", 0);
 }
 
-static void handle_not_found(httpd_req_t *r, void *ud) {
-  (void)ud;
-  api_error(r, "not_found", "unknown API endpoint %s", httpd_req_path(r));
-}
-
 void api_register(httpd_t *h, api_t *api) {
-  if (api->cors_origin && api->cors_origin[0]) g_cors_origin = api->cors_origin;
+  if (api->cors_origin && api->cors_origin[0] && strcmp(api->cors_origin, ".*") != 0) {
+    tsdb_matcher_t m = {TSDB_MATCH_RE, "origin", api->cors_origin};
+    char err[512];
+    g_cors_any = false;
+    if (tsdb_matcher_set_new(&m, 1, &g_cors_origin, err, sizeof err) != 0)
+      log_error("Invalid --web.cors.origin; no origin will be allowed", "err", err);
+  }
   static const char *const admin_methods[] = {"POST", "PUT"};
   for (int i = 0; i < 2; i++) {
     httpd_route(h, admin_methods[i], "/api/v1/admin/tsdb/snapshot", handle_snapshot, api);
@@ -1247,5 +1216,4 @@ void api_register(httpd_t *h, api_t *api) {
   httpd_route(h, "GET", "/api/v1/metadata", handle_metadata, api);
   httpd_route(h, "GET", "/federate", handle_federate, api);
   httpd_route(h, "GET", "/api/v1/alerts", handle_alerts, api);
-  (void)handle_not_found;
 }

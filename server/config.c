@@ -258,7 +258,6 @@ int server_config_load(server_t *s, const char *path, char *err, size_t errlen) 
   if (rc == 0) {
     s->last_reload_ok = true;
     s->last_reload_success_ms = s->start_time_ms;
-    s->config_reloads_ok++;
     log_info("Completed loading of configuration file", "filename",
              path ? path : "<built-in default>");
   }
@@ -274,11 +273,8 @@ int server_reload(server_t *s, char *err, size_t errlen) {
   s->last_reload_ok = rc == 0;
   if (rc == 0) {
     s->last_reload_success_ms = ph_now_ms();
-    s->config_reloads_ok++;
     log_info("Completed loading of configuration file", "filename",
              path ? path : "<built-in default>");
-  } else {
-    s->config_reloads_failed++;
   }
   pthread_mutex_unlock(&s->reload_mu);
   return rc;

@@ -50,8 +50,6 @@ static void print_version(void) {
   printf("  platform:         linux\n");
 }
 
-static volatile sig_atomic_t g_dummy;
-
 int main(int argc, char **argv) {
   server_t s;
   memset(&s, 0, sizeof s);
@@ -263,6 +261,5 @@ out:
   close(s.reload_pipe[1]);
   pthread_mutex_destroy(&s.reload_mu);
   flags_free(s.flagset);
-  (void)g_dummy;
   return rc;
 }

@@ -51,7 +51,6 @@ typedef struct server {
   pthread_mutex_t reload_mu;  /* serialises config reloads */
   int reload_pipe[2];         /* web handler asks main loop to reload */
   char *config_text;          /* owned: the loaded config as YAML text */
-  uint64_t config_reloads_ok, config_reloads_failed;
   bool last_reload_ok;
   int64_t last_reload_success_ms;
   scrape_config_t *scrape_cfg;   /* owned: the decoded scrape config in force */

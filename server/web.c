@@ -170,12 +170,6 @@ static void handle_metrics(httpd_req_t *r, void *ud) {
   httpd_respond_strbuf(r, 200, EXPOSITION_CT, &b);
 }
 
-static void handle_root(httpd_req_t *r, void *ud) {
-  (void)ud;
-  httpd_add_header(r, "Location", "/graph");
-  httpd_respond(r, 302, TEXT_PLAIN, "", 0);
-}
-
 static char *api_config_text(void *ud) {
   server_t *s = ud;
   pthread_mutex_lock(&s->reload_mu);
@@ -250,5 +244,4 @@ void web_register(server_t *s) {
   httpd_route(s->http, "POST", "/-/quit", handle_quit, s);
   httpd_route(s->http, "PUT", "/-/quit", handle_quit, s);
   httpd_route(s->http, "GET", "/metrics", handle_metrics, s);
-  (void)handle_root;
 }

@@ -168,3 +168,55 @@ bool tsdb__matcher_matches(const tsdb__matcher_t *m, const char *value,
   bool r = positive_match(m, value, len);
   return (m->type == TSDB_MATCH_EQ || m->type == TSDB_MATCH_RE) ? r : !r;
 }
+
+/* ---- compiled sets for callers outside the module ------------------------------ */
+
+struct tsdb_matcher_set {
+  tsdb__matcher_t *m; /* owned */
+  size_t n;
+};
+
+int tsdb_matcher_set_new(const tsdb_matcher_t *m, size_t n, tsdb_matcher_set_t **out,
+                         char *err, size_t errlen) {
+  tsdb_matcher_set_t *s = ph_calloc(1, sizeof(*s));
+  s->m = ph_calloc(n ? n : 1, sizeof(*s->m));
+  for (size_t i = 0; i < n; i++) {
+    int rc = tsdb__matcher_compile(&s->m[i], &m[i], err, errlen);
+    if (rc != 0) {
+      tsdb_matcher_set_free(s);
+      return rc;
+    }
+    s->n++;
+  }
+  *out = s;
+  return 0;
+}
+
+bool tsdb__matchers_match_labels(const tsdb__matcher_t *m, size_t n, const labels_t *ls) {
+  for (size_t i = 0; i < n; i++) {
+    const char *v = labels_get(ls, m[i].name);
+    if (v == NULL) v = "";
+    if (!tsdb__matcher_matches(&m[i], v, strlen(v))) return false;
+  }
+  return true;
+}
+
+bool tsdb_matcher_set_matches(const tsdb_matcher_set_t *s, const labels_t *ls) {
+  return tsdb__matchers_match_labels(s->m, s->n, ls);
+}
+
+bool tsdb_matcher_set_matches_value(const tsdb_matcher_set_t *s, const char *name,
+                                    const char *value) {
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->m[i].name, name) == 0 &&
+        !tsdb__matcher_matches(&s->m[i], value, strlen(value)))
+      return false;
+  return true;
+}
+
+void tsdb_matcher_set_free(tsdb_matcher_set_t *s) {
+  if (s == NULL) return;
+  for (size_t i = 0; i < s->n; i++) tsdb__matcher_free(&s->m[i]);
+  free(s->m);
+  free(s);
+}

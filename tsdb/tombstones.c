@@ -151,21 +151,12 @@ int tsdb__tombstones_load(tsdb_t *db, char *err, size_t errlen) {
   return rc;
 }
 
-static bool matches_labels(const tombstone_t *t, const labels_t *ls) {
-  for (size_t i = 0; i < t->n; i++) {
-    const char *v = labels_get(ls, t->m[i].name);
-    if (v == NULL) v = "";
-    if (!tsdb__matcher_matches(&t->m[i], v, strlen(v))) return false;
-  }
-  return true;
-}
-
 size_t tsdb__tombstones_for(tsdb_t *db, const labels_t *ls, tomb_interval_t *out,
                             size_t cap) {
   size_t n = 0;
   pthread_rwlock_rdlock(&db->tombs_mu);
   for (size_t i = 0; i < db->ntombs; i++) {
-    if (!matches_labels(&db->tombs[i], ls)) continue;
+    if (!tsdb__matchers_match_labels(db->tombs[i].m, db->tombs[i].n, ls)) continue;
     if (n < cap) out[n] = (tomb_interval_t){db->tombs[i].mint, db->tombs[i].maxt};
     n++;
   }

@@ -91,6 +91,20 @@ typedef struct tsdb_matcher {
   const char *value;
 } tsdb_matcher_t;
 
+/* Matchers compiled once and applied to label sets outside storage (the
+ * targets API, CORS origins): a missing label counts as "".  Owned by its
+ * creator; tsdb_matcher_set_free. */
+typedef struct tsdb_matcher_set tsdb_matcher_set_t;
+
+/* PH_EPARSE with the reason in err for a regex that does not compile. */
+int tsdb_matcher_set_new(const tsdb_matcher_t *m, size_t n, tsdb_matcher_set_t **out,
+                         char *err, size_t errlen);
+bool tsdb_matcher_set_matches(const tsdb_matcher_set_t *s, const labels_t *ls);
+/* Does value satisfy the set's matchers on name (others are ignored)? */
+bool tsdb_matcher_set_matches_value(const tsdb_matcher_set_t *s, const char *name,
+                                    const char *value);
+void tsdb_matcher_set_free(tsdb_matcher_set_t *s);
+
 typedef struct tsdb_querier tsdb_querier_t;       /* closed by its opener */
 typedef struct tsdb_series_set tsdb_series_set_t; /* freed by its caller */
 typedef struct tsdb_iterator tsdb_iterator_t;     /* owned by the set */

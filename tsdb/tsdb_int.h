@@ -43,6 +43,8 @@ typedef struct tsdb__matcher {
 int tsdb__matcher_compile(tsdb__matcher_t *m, const tsdb_matcher_t *src,
                           char *err, size_t errlen);
 void tsdb__matcher_free(tsdb__matcher_t *m);
+/* All matchers hold for the label set (a missing label is ""). */
+bool tsdb__matchers_match_labels(const tsdb__matcher_t *m, size_t n, const labels_t *ls);
 /* Does the value satisfy the matcher (type applied, negation included)? */
 bool tsdb__matcher_matches(const tsdb__matcher_t *m, const char *value,
                            size_t len);

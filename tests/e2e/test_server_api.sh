@@ -35,7 +35,8 @@ check "a missing config file is named" grep -q "pharos.yml.real" "$log"
 
 cp "$E2E_TMP/empty.yml" "$cfg.real"
 "$PHAROS" --config.file="$cfg.real" --web.listen-address=127.0.0.1:0 \
-  --storage.tsdb.path="$E2E_TMP/data" --web.enable-lifecycle --web.enable-admin-api >"$log" 2>&1 &
+  --storage.tsdb.path="$E2E_TMP/data" --web.enable-lifecycle --web.enable-admin-api \
+  --web.cors.origin='https?://grafana\.lan' >"$log" 2>&1 &
 pid=$!; E2E_PIDS+=("$pid")
 check "pharos starts" wait_for_log "$log" 'Server is ready'
 port=$(port_from_log "$log"); base="http://127.0.0.1:$port"
@@ -65,6 +66,14 @@ check "targets/metadata: type of process_cpu_seconds_total" test "$(jq -r '.data
 check "targets/metadata: the target's labels" test "$(jq -r '.data[0].target.job' <<<"$md")" = self
 md=$(curl -s "$base/api/v1/targets/metadata" --data-urlencode 'match_target={job="nope"}' -G)
 check "targets/metadata: match_target filters" test "$(jq '.data | length' <<<"$md")" = 0
+md=$(curl -s "$base/api/v1/targets/metadata" --data-urlencode 'match_target={job=~"se.+",role!="x"}' -G)
+check "targets/metadata: regex match_target" test "$(jq '.data | length > 0' <<<"$md")" = true
+code=$(curl -s -o "$E2E_TMP/e.json" -w '%{http_code}' "$base/api/v1/targets/metadata" --data-urlencode 'match_target={job=~"(x"}' -G)
+check "targets/metadata: bad regex is 400 bad_data" test "$code:$(jq -r .errorType "$E2E_TMP/e.json")" = 400:bad_data
+h=$(curl -s -D - -o /dev/null -H 'Origin: http://grafana.lan' "$base/api/v1/status/buildinfo")
+check "CORS: a matching origin is echoed" grep -qi '^Access-Control-Allow-Origin: http://grafana.lan' <<<"$h"
+h=$(curl -s -D - -o /dev/null -H 'Origin: http://evil.example' "$base/api/v1/status/buildinfo")
+check "CORS: another origin is not allowed" bash -c "! grep -qi '^Access-Control-Allow-Origin' <<<\"\$1\"" _ "$h"
 md=$(curl -s "$base/api/v1/metadata?metric=process_resident_memory_bytes")
 check "metadata: help of process_resident_memory_bytes" test "$(jq -r '.data.process_resident_memory_bytes[0].help' <<<"$md")" = "Resident memory size in bytes."
 check "metadata: limit" test "$(curl -s "$base/api/v1/metadata?limit=1" | jq '.data | length')" = 1

@@ -524,6 +524,30 @@ static void test_concurrent(void **state) {
   assert_int_equal(st.head_series, 100);
 }
 
+static void test_matcher_set(void **state) {
+  (void)state;
+  labels_t *ls = tu_labels("__name__", "up", "job", "node", "instance", "pi:9100", NULL);
+  tsdb_matcher_t m[] = {{TSDB_MATCH_RE, "job", "no.*"},
+                        {TSDB_MATCH_NRE, "instance", "nuc:.*"},
+                        {TSDB_MATCH_EQ, "missing", ""}};
+  tsdb_matcher_set_t *s;
+  char err[256];
+  assert_int_equal(tsdb_matcher_set_new(m, 3, &s, err, sizeof err), 0);
+  assert_true(tsdb_matcher_set_matches(s, ls));
+  assert_true(tsdb_matcher_set_matches_value(s, "job", "nodes"));
+  assert_false(tsdb_matcher_set_matches_value(s, "job", "xnode")); /* anchored */
+  assert_true(tsdb_matcher_set_matches_value(s, "other", "anything"));
+  tsdb_matcher_set_free(s);
+  tsdb_matcher_t neq = {TSDB_MATCH_NEQ, "job", "node"};
+  assert_int_equal(tsdb_matcher_set_new(&neq, 1, &s, err, sizeof err), 0);
+  assert_false(tsdb_matcher_set_matches(s, ls));
+  tsdb_matcher_set_free(s);
+  tsdb_matcher_t bad = {TSDB_MATCH_RE, "job", "(x"};
+  assert_int_equal(tsdb_matcher_set_new(&bad, 1, &s, err, sizeof err), PH_EPARSE);
+  assert_non_null(strstr(err, "error parsing regexp"));
+  labels_free(ls);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_roundtrip_and_visibility, setup, teardown),
@@ -537,6 +561,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_wal_flipped_byte, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wal_deleted_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+      cmocka_unit_test(test_matcher_set),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
