@@ -832,12 +832,15 @@ static double parse_dur_expr(parser_t *p, const dur_ctx_t *c,
   if (is_dur_binop(peek(p)->type)) {
     fail_at(p, *pos, "experimental duration expression is not enabled");
   }
+  if (!isfinite(v)) fail_at(p, *pos, "duration out of range");
   return v;
 }
 
 /* time.Duration(math.Round(secs * 1e9)) in milliseconds. */
 static int64_t secs_to_ms(double secs) {
   double ns = round(secs * 1e9);
+  /* NaN converts like Go on amd64 (the minimum int64), never through UB */
+  if (isnan(ns)) return INT64_MIN / 1000000;
   if (ns >= 9.2233720368547758e18) return INT64_MAX / 1000000;
   if (ns <= -9.2233720368547758e18) return INT64_MIN / 1000000;
   return (int64_t)ns / 1000000;
@@ -876,6 +879,7 @@ static void parse_offset(parser_t *p, promql_node_t *e) {
   /* offset takes a (signed) literal or a parenthesised expression only, so
    * "foo offset 1m + 1m" is (foo offset 1m) + 1m. */
   double v = parse_dur_unary(p, &c, &pos);
+  if (!isfinite(v)) fail_at(p, pos, "duration out of range");
   add_offset(p, e, secs_to_ms(v));
 }
 

@@ -29,9 +29,14 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pharos-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/corpus" "$work/tmp"
 
-echo "$name: $nseeds seeds from $seeds, fuzzing for ${secs}s"
+# A fixed seed and a fixed number of runs make the suite reproducible: the
+# same inputs every time (set PHAROS_FUZZ_SEED=0 for a random search, and
+# PHAROS_FUZZ_RUNS for a longer one); the time limit still caps it.
+fseed=${PHAROS_FUZZ_SEED:-1} fruns=${PHAROS_FUZZ_RUNS:-5000}
+echo "$name: $nseeds seeds from $seeds, $fruns runs with seed $fseed, at most ${secs}s"
 # The outer timeout only guards against a fuzzer that ignores its own.
 TMPDIR=$work/tmp timeout -k 5 $((secs + 90)) "$fz" -max_total_time="$secs" -timeout=10 \
+  -seed="$fseed" -runs="$fruns" \
   -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" \
   "$work/corpus" "$seeds" >"$work/log" 2>&1
 rc=$?
