@@ -432,9 +432,14 @@ static void test_format_rfc3339(void **state) {
 
 static void test_now(void **state) {
   (void)state;
-  int64_t before = (int64_t)time(NULL) * 1000;
+  /* Bracket with the same clock: time() reads the coarse clock, which may
+   * lag CLOCK_REALTIME by a tick and so land on the previous second. */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t before = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
   int64_t now = ph_now_ms();
-  int64_t after = (int64_t)time(NULL) * 1000 + 1000;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t after = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
   assert_true(now >= before && now <= after);
 }
 
