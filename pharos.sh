@@ -20,7 +20,7 @@ BUILD_PKGS=(gcc libc6-dev pkg-config meson ninja-build
   libuv1-dev libcurl4-openssl-dev libmicrohttpd-dev zlib1g-dev
   libprotobuf-c-dev protobuf-c-compiler libsnappy-dev libzstd-dev
   libyaml-dev libpcre2-dev libxxhash-dev libjson-c-dev)
-TEST_PKGS=(libcmocka-dev curl ca-certificates jq clang libclang-rt-dev)
+TEST_PKGS=(libcmocka-dev curl ca-certificates jq clang libclang-rt-dev gnuplot-nox)
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

@@ -2,8 +2,12 @@
 # End-to-end smoke test of the benchmark suite: bench_tsdb --quick (tiny
 # sizes, a few seconds) runs every phase, prints its table and writes its
 # key/value file, and the lossless check finds no mismatch; pharos_bench
-# generates a remote-write file and a /metrics body.  No timing is checked:
-# this keeps the harness working, it does not measure anything.
+# generates a remote-write file and a /metrics body; then the whole harness,
+# bench/run.sh --quick at its smallest sizes on this (sanitizer) build, with
+# the peers when they are unpacked: every scenario runs, the report and the
+# charts are written, Pharos's query answers equal Prometheus's, and no
+# process it started is left behind.  No timing is checked: this keeps the
+# harness working, it does not measure anything.
 . "$(dirname "$0")/lib.sh"
 B=${PHAROS_BUILD_DIR:?}/bench
 [ -x "$B/bench_tsdb" ] || { echo "skipped: bench/ is not built (subdir('bench') missing?)"; exit 77; }
@@ -52,5 +56,53 @@ if [ -x "$B/pharos_bench" ]; then
     kill -TERM "$pid"; wait_exit "$pid" 10
     check "serve exits 0 on SIGTERM" test "$E2E_STATUS" = 0
   fi
+fi
+# ---- the whole harness: bench/run.sh --quick ------------------------------
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+RUN=$ROOT/bench/run.sh
+if [ -x "$B/pharos_bench" ] && [ -f "$RUN" ]; then
+  rep=$E2E_TMP/report/benchmarks.md
+  mkdir -p "$E2E_TMP/report" "$E2E_TMP/runtmp"
+  TMPDIR=$E2E_TMP/runtmp BENCH_BUILD_DIR=$PHAROS_BUILD_DIR timeout 400 bash "$RUN" --quick \
+    --hosts 1 --hours 0.5 --scrape-targets 5 --scrape-window 10 --out "$rep" \
+    >"$E2E_TMP/run.log" 2>&1
+  st=$?
+  check "bench/run.sh --quick exits 0" test "$st" = 0
+  [ "$st" = 0 ] || tail -20 "$E2E_TMP/run.log"
+  check "the report is written" test -s "$rep"
+  check "the report says it is a quick run" grep -q 'Quick mode' "$rep"
+  for sec in '## TSDB alone' '## Side by side: remote-write ingestion' '## Side by side: query latency' \
+             '## Side by side: scraping many targets' '## Backfill from OpenMetrics' '## Exporter'; do
+    check "report has a section '$sec'" grep -qF "$sec" "$rep"
+  done
+  row() { grep -F "| $1 |" "$rep" | head -1; }
+  check "bench_tsdb's lossless check found no mismatch" bash -c "grep -F '| lossless check' '$rep' | grep -q '/ 0 |'"
+  # the remote-write table: Pharos accepted every sample of the workload
+  wl=$(grep -oE '= [0-9.]+ k samples' "$rep" | head -1 | grep -oE '[0-9.]+')
+  check "the workload size is stated" test -n "$wl"
+  acc=$(row 'samples accepted' | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+  check "Pharos accepted the whole workload ($acc of ${wl} k)" test "$acc" = "${wl}k"
+  peers=${PHAROS_PEERS_DIR:-$ROOT/.cache/peers/root}
+  if [ -n "$peers" ] && [ -x "$peers/usr/bin/prometheus" ] && [ -x "$peers/usr/bin/victoria-metrics" ]; then
+    for col in 4 5; do
+      a=$(row 'samples accepted' | awk -F'|' -v c=$col '{gsub(/ /,"",$c); print $c}')
+      check "peer column $col accepted the whole workload ($a)" test "$a" = "${wl}k"
+    done
+    nq=$(grep -cE '^\| [a-z_0-9]+ \| (1h|24h|7d) \| [0-9.]+ \| [0-9.]+ \|' "$rep")
+    check "per-query table has Pharos and Prometheus timings ($nq rows)" test "$nq" -ge 10
+    nd=$(grep -E '^\| [a-z_0-9]+ \| (1h|24h|7d) \|' "$rep" | awk -F'|' '$7 !~ /equal/' | wc -l)
+    check "every Pharos answer equals Prometheus's ($nd differ)" test "$nd" = 0
+    check "the scrape table has both systems" bash -c "grep -F '| targets up |' '$rep' | grep -qE '\\| 5 \\| 5 \\|'"
+  else
+    echo "note: peers not unpacked (PHAROS_PEERS_DIR); peer columns not checked"
+  fi
+  if command -v gnuplot >/dev/null; then
+    for c in ingest memory disk latency; do
+      check "chart bench-$c.png is a PNG" bash -c "head -c 8 '$E2E_TMP/report/img/bench-$c.png' | grep -q PNG"
+    done
+  fi
+  check "the harness removed its work directory" bash -c "! ls -d '$E2E_TMP'/runtmp/pharos-bench-run.* 2>/dev/null | grep -q ."
+  left=$(pgrep -f "$E2E_TMP/runtmp" | tr '\n' ' ')
+  check "no process the harness started is left (${left:-none})" test -z "$left"
 fi
 finish
