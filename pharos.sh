@@ -19,7 +19,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 BUILD_PKGS=(gcc libc6-dev pkg-config meson ninja-build
   libuv1-dev libcurl4-openssl-dev libmicrohttpd-dev zlib1g-dev
   libprotobuf-c-dev protobuf-c-compiler libsnappy-dev libzstd-dev
-  libyaml-dev libpcre2-dev libxxhash-dev libjson-c-dev)
+  libyaml-dev libpcre2-dev libxxhash-dev libjson-c-dev libdeflate-dev)
 TEST_PKGS=(libcmocka-dev curl ca-certificates jq clang libclang-rt-dev gnuplot-nox)
 
 as_root() {

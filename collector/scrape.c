@@ -640,6 +640,7 @@ int scrape_manager_new(const scrape_manager_options_t *o, scrape_manager_t **out
   }
   m->parser = expfmt_parser_new("", 0, EXPFMT_FORMAT_TEXT);
   m->lb = labels_builder_new();
+  m->syms = symtab_new();
   if ((rc = pthread_create(&m->thread, NULL, loop_main, m)) != 0) {
     scrape__http_close(m);
     uv_close((uv_handle_t *)&m->async, NULL);
@@ -647,6 +648,7 @@ int scrape_manager_new(const scrape_manager_options_t *o, scrape_manager_t **out
     uv_loop_close(&m->loop);
     expfmt_parser_free(m->parser);
     labels_builder_free(m->lb);
+    symtab_free(m->syms);
     pthread_mutex_destroy(&m->mu);
     free(m);
     curl_global_cleanup();
@@ -683,6 +685,7 @@ void scrape_manager_free(scrape_manager_t *m) {
   expfmt_parser_free(m->parser);
   labels_builder_free(m->lb);
   strbuf_free(&m->scratch);
+  symtab_free(m->syms); /* after the loop thread freed every target's sets */
   pthread_mutex_destroy(&m->mu);
   free(m);
   curl_global_cleanup();

@@ -372,7 +372,9 @@ static labels_t *series_labels(scrape_target_t *t, const expfmt_entry_t *e, bool
     free(cf);
   }
   free(off);
-  labels_t *ls = labels_builder_finish(b, NULL);
+  /* Interned in the manager's table: the staleness set's copy of a set
+   * then shares its strings, and comparing the two is pointer equality. */
+  labels_t *ls = labels_builder_finish(b, m->syms);
   if (t->job->nmetric_relabel > 0) {
     labels_t *out;
     bool keep = relabel_apply((const relabel_rule_t *const *)t->job->metric_relabel,
@@ -382,7 +384,9 @@ static labels_t *series_labels(scrape_target_t *t, const expfmt_entry_t *e, bool
       *dropped = true;
       return NULL;
     }
-    ls = out;
+    labels_builder_reset(b, out);
+    ls = labels_builder_finish(b, m->syms);
+    labels_free(out);
   }
   return ls;
 }

@@ -16,11 +16,19 @@
  * at the start of each scrape, so a reload that changes auth or TLS takes
  * effect at the next scrape and password/credentials files are read again
  * every time, as Prometheus does.  The body is collected in the target's
- * buffer, decompressed by curl (CURLOPT_ACCEPT_ENCODING); the write
- * callback aborts the transfer when body_size_limit would be reached (at
- * the first bytes already when an uncompressed body's Content-Length is
- * over it), and at once when the status is not 200 (that body is never
- * used).
+ * buffer; the write callback aborts the transfer when body_size_limit
+ * would be reached (at the first bytes already when an uncompressed body's
+ * Content-Length is over it), and at once when the status is not 200 (that
+ * body is never used).
+ *
+ * Compression as Prometheus: the request says "Accept-Encoding: gzip" (or
+ * "identity" when enable_compression is false) and a response whose
+ * Content-Encoding is exactly "gzip" is inflated, any other is taken as it
+ * is.  curl does not decode: the compressed body is collected whole and
+ * inflated in one call of libdeflate, which is about twice as fast as
+ * zlib's streaming inflate curl would use (gzip was an eighth of the
+ * scrape loop's CPU), into a buffer sized from the gzip trailer; the limit
+ * applies to the inflated size.
  */
 #include "scrape_int.h"
 
@@ -29,6 +37,7 @@
 #include "ph_error.h"
 #include "pharos_version.h"
 
+#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +151,8 @@ void scrape__http_close(scrape_manager_t *m) {
   while (m->socks != NULL) sock_close(m->socks); /* any curl did not remove */
   uv_timer_stop(&m->curl_timer);
   uv_close((uv_handle_t *)&m->curl_timer, NULL);
+  libdeflate_free_decompressor(m->inflater);
+  m->inflater = NULL;
 }
 
 /* ---- one transfer ------------------------------------------------------------------ */
@@ -165,12 +176,14 @@ static bool body_start(scrape_target_t *t, uint64_t limit) {
   long code = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
   if (code != 200) return false;
-  curl_off_t cl = -1;
-  if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK || cl <= 0)
-    return true;
   struct curl_header *h = NULL;
   if (curl_easy_header(t->easy, "Content-Encoding", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
-      h != NULL && strcasecmp(h->value, "identity") != 0)
+      h != NULL) {
+    t->gzip = strcmp(h->value, "gzip") == 0; /* Go's check: exactly "gzip" */
+    if (strcasecmp(h->value, "identity") != 0) return true;
+  }
+  curl_off_t cl = -1;
+  if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK || cl <= 0)
     return true;
   if (limit > 0 && (uint64_t)cl >= limit) {
     t->body_too_big = true;
@@ -184,7 +197,14 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   scrape_target_t *t = ud;
   size_t len = size * n;
   uint64_t limit = t->job->body_size_limit;
-  if (t->body.len == 0 && len > 0 && !body_start(t, limit)) return 0;
+  if (!t->body_started && len > 0) {
+    t->body_started = true;
+    if (!body_start(t, limit)) return 0;
+  }
+  if (t->gzip) { /* the limit is checked on the inflated size */
+    strbuf_append(&t->zbody, p, len);
+    return len;
+  }
   /* Prometheus fails a body of limit bytes or more. */
   if (limit > 0 && (uint64_t)t->body.len + len >= limit) {
     t->body_too_big = true;
@@ -270,7 +290,8 @@ static bool configure(scrape_target_t *t) {
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)t->timeout_ms);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "Pharos/" PHAROS_VERSION);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, j->enable_compression ? "" : "identity");
+  t->headers = curl_slist_append(
+      t->headers, j->enable_compression ? "Accept-Encoding: gzip" : "Accept-Encoding: identity");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, j->follow_redirects ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -375,6 +396,8 @@ void scrape__http_start(scrape_target_t *t) {
   scrape_manager_t *m = t->m;
   if (t->easy == NULL) t->easy = curl_easy_init();
   strbuf_reset(&t->body);
+  strbuf_reset(&t->zbody);
+  t->body_started = t->gzip = false;
   t->body_too_big = false;
   t->status[0] = '\0';
   t->errbuf[0] = '\0';
@@ -409,6 +432,64 @@ void scrape__http_target_free(scrape_target_t *t) {
   curl_slist_free_all(t->connect_to);
   t->headers = t->connect_to = NULL;
   strbuf_free(&t->body);
+  strbuf_free(&t->zbody);
+}
+
+/* Inflates t->zbody (one gzip member or several, as Go's reader accepts)
+ * into t->body.  Returns NULL, or the error the scrape fails with (Go's
+ * wording where it has one); sets body_too_big when the inflated body
+ * reaches body_size_limit. */
+static const char *gunzip(scrape_target_t *t) {
+  const uint8_t *in = (const uint8_t *)t->zbody.data;
+  size_t n = t->zbody.len, off = 0;
+  uint64_t limit = t->job->body_size_limit;
+  if (n == 0) return "EOF";
+  if (t->m->inflater == NULL) t->m->inflater = libdeflate_alloc_decompressor();
+  if (t->m->inflater == NULL) return "gzip: out of memory";
+  /* ISIZE, the last member's size mod 2^32: exact for one member under
+   * 4 GiB, a lower bound of the whole otherwise, so over the limit means
+   * over it. */
+  size_t want = 4096;
+  if (n >= 18) {
+    uint32_t isize = (uint32_t)in[n - 4] | (uint32_t)in[n - 3] << 8 |
+                     (uint32_t)in[n - 2] << 16 | (uint32_t)in[n - 1] << 24;
+    /* trusted as a size hint only when deflate could produce it from n
+     * bytes (at most 1032:1) and up to the presize cap; a cut or forged
+     * trailer must not allocate gigabytes */
+    if (isize >= want && isize / 1032 <= n && isize <= (uint64_t)BODY_PRESIZE_MAX)
+      want = (size_t)isize + 1;
+  }
+  strbuf_reset(&t->body);
+  while (off < n) {
+    if (n - off < 2 || in[off] != 0x1f || in[off + 1] != 0x8b) return "gzip: invalid header";
+    if (limit > 0 && t->body.len + want > limit) want = limit - t->body.len;
+    strbuf_reserve(&t->body, want);
+    size_t used = 0, got = 0, room = t->body.cap - t->body.len - 1;
+    enum libdeflate_result r = libdeflate_gzip_decompress_ex(
+        t->m->inflater, in + off, n - off, t->body.data + t->body.len, room, &used, &got);
+    if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+      if (limit > 0 && t->body.len + room >= limit) {
+        t->body_too_big = true;
+        return NULL;
+      }
+      /* deflate expands at most 1032:1; a truncated stream can make
+       * libdeflate ask for room for ever */
+      if (room / 1032 > n - off + 1024) return "gzip: corrupt or truncated body";
+      want = room * 2;
+      continue;
+    }
+    if (r != LIBDEFLATE_SUCCESS) return "gzip: corrupt or truncated body";
+    t->body.len += got;
+    t->body.data[t->body.len] = '\0';
+    off += used;
+    /* Prometheus fails a body of limit bytes or more. */
+    if (limit > 0 && t->body.len >= limit) {
+      t->body_too_big = true;
+      return NULL;
+    }
+    want = 4096;
+  }
+  return NULL;
 }
 
 static void transfer_done(scrape_target_t *t, CURLcode res) {
@@ -434,11 +515,19 @@ static void transfer_done(scrape_target_t *t, CURLcode res) {
                                              : curl_easy_strerror(res));
     error = msg;
   }
+  if (error == NULL && t->gzip) {
+    error = gunzip(t);
+    if (t->body_too_big) {
+      atomic_fetch_add(&t->m->st.body_limit, 1);
+      error = "body size limit exceeded";
+    }
+  }
   char *ct = NULL;
   if (error == NULL) curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
   scrape__process(t, t->body.data ? t->body.data : "", t->body.len, ct, error);
   /* Do not keep a large body around between scrapes. */
   if (t->body.cap > (1u << 20)) strbuf_free(&t->body);
+  if (t->zbody.cap > (1u << 20)) strbuf_free(&t->zbody);
 }
 
 static void check_done(scrape_manager_t *m) {

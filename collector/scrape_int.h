@@ -129,7 +129,9 @@ struct scrape_target {
   struct curl_slist *headers, *connect_to;
   char errbuf[CURL_ERROR_SIZE];
   char status[128];          /* "500 Internal Server Error" */
-  strbuf_t body;
+  strbuf_t body;             /* the body as parsed (inflated when it came gzipped) */
+  strbuf_t zbody;            /* a gzip body as received, inflated when complete */
+  bool body_started, gzip;   /* first bytes seen; Content-Encoding: gzip */
   bool body_too_big;
   /* in-process */
   struct local_work *work;   /* in flight, or NULL */
@@ -193,6 +195,8 @@ struct scrape_manager {
   scrape_config_t *cfg;      /* in force (loop thread) */
   expfmt_parser_t *parser;
   labels_builder_t *lb;
+  symtab_t *syms; /* owned; interns the series labels of every target's cache */
+  struct libdeflate_decompressor *inflater; /* owned; gzip bodies, loop thread only */
   strbuf_t scratch;
 
   struct {

@@ -21,6 +21,8 @@
  *              UNIT, info, stateset, float-second timestamps, # EOF
  *   /gzip      a text body of 2000 series sent gzip-compressed
  *              (Content-Encoding: gzip) whatever the request asked
+ *   /gzip2     600 series in two gzip members, one after the other
+ *   /gzip-bad  a gzip body cut in the middle of its deflate stream
  *   /garbage   HTTP 200 text/plain whose body is not the exposition format
  *   /redirect  302 to itself, for ever
  *   /missing   404
@@ -213,6 +215,42 @@ static void h_gzip(httpd_req_t *r, void *ud) {
     strbuf_free(&z);
     httpd_respond(r, 500, "text/plain", "gzip failed\n", 12);
   } else {
+    httpd_add_header(r, "Content-Encoding", "gzip");
+    httpd_respond_strbuf(r, 200, "text/plain; version=0.0.4", &z);
+  }
+  strbuf_free(&b);
+}
+
+/* Two gzip members back to back (as `cat a.gz b.gz`), each half of the
+ * body: Go's reader, hence Prometheus, reads both. */
+static void h_gzip2(httpd_req_t *r, void *ud) {
+  (void)ud;
+  strbuf_t a = STRBUF_INIT, b = STRBUF_INIT, za = STRBUF_INIT, zb = STRBUF_INIT;
+  strbuf_puts(&a, "# HELP gz2_series Series sent in two gzip members.\n# TYPE gz2_series gauge\n");
+  for (int i = 0; i < 300; i++) strbuf_printf(&a, "gz2_series{i=\"%d\"} %d.5\n", i, i);
+  for (int i = 300; i < 600; i++) strbuf_printf(&b, "gz2_series{i=\"%d\"} %d.5\n", i, i);
+  if (!gzip_buf(a.data, a.len, &za) || !gzip_buf(b.data, b.len, &zb)) {
+    httpd_respond(r, 500, "text/plain", "gzip failed\n", 12);
+  } else {
+    strbuf_append(&za, zb.data, zb.len);
+    httpd_add_header(r, "Content-Encoding", "gzip");
+    httpd_respond_strbuf(r, 200, "text/plain; version=0.0.4", &za);
+  }
+  strbuf_free(&a);
+  strbuf_free(&b);
+  strbuf_free(&za);
+  strbuf_free(&zb);
+}
+
+/* Content-Encoding: gzip over a body whose deflate stream is cut short. */
+static void h_gzip_bad(httpd_req_t *r, void *ud) {
+  (void)ud;
+  strbuf_t b = STRBUF_INIT, z = STRBUF_INIT;
+  for (int i = 0; i < 500; i++) strbuf_printf(&b, "gzbad_series{i=\"%d\"} %d\n", i, i);
+  if (!gzip_buf(b.data, b.len, &z)) {
+    httpd_respond(r, 500, "text/plain", "gzip failed\n", 12);
+  } else {
+    z.len /= 2;
     httpd_add_header(r, "Content-Encoding", "gzip");
     httpd_respond_strbuf(r, 200, "text/plain; version=0.0.4", &z);
   }
@@ -424,6 +462,8 @@ int main(int argc, char **argv) {
   httpd_route(h, "GET", "/text", h_text, NULL);
   httpd_route(h, "GET", "/om", h_om, NULL);
   httpd_route(h, "GET", "/gzip", h_gzip, NULL);
+  httpd_route(h, "GET", "/gzip2", h_gzip2, NULL);
+  httpd_route(h, "GET", "/gzip-bad", h_gzip_bad, NULL);
   httpd_route(h, "GET", "/garbage", h_garbage, NULL);
   httpd_route(h, "GET", "/redirect", h_redirect, NULL);
   httpd_route(h, "GET", "/missing", h_missing, NULL);
