@@ -15,8 +15,12 @@
 #include <string.h>
 
 static char *capture(void (*fn)(void)) {
-  char *buf = NULL;
-  size_t len = 0;
+  /* static: the stream keeps the addresses until fclose, and gcc -O2
+   * cannot tell that the returned value is not a pointer to a local */
+  static char *buf;
+  static size_t len;
+  buf = NULL;
+  len = 0;
   FILE *f = open_memstream(&buf, &len);
   log_set_output(f);
   fn();
