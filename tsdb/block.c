@@ -13,7 +13,42 @@
  * and the data directory fsynced, so a crash leaves either no block or a
  * complete one; leftover *.tmp directories are removed on open.
  *
- * chunks:
+ * chunks, format 2 (written now): pages of columns.  Each record (one
+ * series, up to BLOCK_MAX_RECORD samples) is a timestamp column and a value
+ * column (chunk_sealed.c, version 2).  Series scraped together have
+ * byte-identical timestamp columns; the writer remembers the columns it
+ * wrote (hash, then exact compare; up to TSDICT_MAX_BYTES of them) and a
+ * record refers to the earlier copy, so a target's ~500 series store their
+ * timestamps once.  Timestamp columns and value records fill separate
+ * pages; a page is closed once it holds PAGE_TARGET (timestamp pages:
+ * TS_PAGE_TARGET) raw bytes and is stored as one zstd frame, so zstd sees
+ * many columns at once.
+ *   OFFSET  SIZE  DESCRIPTION
+ *   0       8     magic "PHCHUNK2"
+ *   8       ...   pages, each:
+ *                   uvarint  raw length R (1 .. 2^24-1)
+ *                   uvarint  stored length S
+ *                   1        0: stored raw (S == R), 1: one zstd frame
+ *                   4        CRC-32C of the S stored bytes, little endian
+ *                   S        the stored bytes
+ *   P         8*N  page table: u64 file offset of page k, k = 0 .. N-1
+ *   end-16    8    N, the page count
+ *   end-8     4    CRC-32C of the page table and N
+ *   end-4     4    magic 0x32434850 ("PHC2")
+ * Inflated, a page is a sequence of entries:
+ *   timestamp column entry: uvarint length L, L bytes of the column
+ *   record entry:           uvarint locator of its timestamp column entry,
+ *                           uvarint length L, L bytes of the value column
+ * A locator is (page number << 24) | offset of the entry in the inflated
+ * page; the index's "chunks offset" of a record is its locator.  Page
+ * numbers are handed out when a page is started, so a record may refer to
+ * a timestamp page that is written after it.  Memory while writing: the
+ * two open pages, the page table and the remembered columns.
+ * A reader keeps a few inflated pages per block (PC_SLOTS, least recently
+ * used replaced, under a mutex): series read in order mostly hit the page
+ * of the previous one, and the timestamp pages, few, stay in.
+ *
+ * chunks, format 1 (still read; blocks written before format 2):
  *   OFFSET  SIZE  DESCRIPTION
  *   0       8     magic "PHCHUNK1"
  *   8       ...   records, one per (series, up to BLOCK_MAX_RECORD samples):
@@ -29,8 +64,8 @@
  *           ...   series, in label order; per series:
  *                 uvarint nlabels, nlabels x (uvarint name sym, uvarint
  *                 value sym), uvarint nrecords, nrecords x (varint mint,
- *                 uvarint maxt-mint, uvarint chunks offset, uvarint
- *                 samples)
+ *                 uvarint maxt-mint, uvarint chunks offset (format 2: the
+ *                 record's locator), uvarint samples)
  *           ...   series table: 8-byte offset of each series (by ordinal)
  *           ...   postings: per label pair, in (name, value) order:
  *                 uvarint count, count x uvarint delta of series ordinal
@@ -41,8 +76,9 @@
  *                 count; u32 CRC-32C of bytes [0, end-64); u32 magic
  *                 0x50484958
  *
- * A reader mmaps both files and checks the index CRC once at open; each
- * chunk record's CRC is checked when it is decoded.  A block that fails
+ * A reader mmaps both files and checks the index CRC (and, format 2, the
+ * page table's) once at open; each chunk record's (format 2: page's) CRC
+ * is checked when it is decoded.  A block that fails
  * any check is reported by name and left out (moved aside as *.corrupt).
  */
 #include "tsdb_int.h"
@@ -62,6 +98,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #define TOC_SIZE 64
 #define INDEX_MAGIC_END 0x50484958u
@@ -85,6 +122,15 @@ static uint32_t get_u32(const uint8_t *p) {
 
 static uint64_t get_u64(const uint8_t *p) {
   return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static unsigned uvarint_len(uint64_t u) {
+  unsigned n = 1;
+  while (u >= 0x80) {
+    u >>= 7;
+    n++;
+  }
+  return n;
 }
 
 /* ---- ULIDs ----------------------------------------------------------------- */
@@ -219,6 +265,171 @@ int tsdb__rmdir_r(const char *dir) {
   return rmdir(dir);
 }
 
+/* ---- chunks file, format 2: pages ------------------------------------------ */
+
+#define PAGE_TARGET (32u * 1024)      /* raw bytes after which a page is closed */
+#define TS_PAGE_TARGET (8u * 1024)    /* the same for timestamp pages: they are
+                                         read by many series, so smaller is
+                                         cheaper to inflate on a cache miss */
+#define PAGE_MAX_RAW (1u << 24)       /* an in-page offset is 24 bits */
+#define LOC_SHIFT 24
+#define CHK2_TRAILER 16
+#define CHK2_MAGIC_END 0x32434850u    /* "PHC2" */
+#define TSDICT_MAX_BYTES (16u << 20)  /* timestamp columns remembered for sharing */
+
+/* An open page being filled; its ordinal is fixed when it starts. */
+typedef struct page_w {
+  strbuf_t raw;
+  uint64_t ord;
+  bool open;
+} page_w_t;
+
+/* A timestamp column already written, for sharing (exact byte compare). */
+typedef struct tscol {
+  uint64_t hash, loc;
+  uint8_t *bytes; /* owned */
+  size_t len;
+  struct tscol *next;
+} tscol_t;
+
+/* Writer state of a format-2 chunks file. */
+typedef struct chk_w {
+  int fd;
+  const char *path;
+  uint64_t written;     /* file bytes written so far */
+  uint64_t npages;      /* ordinals handed out */
+  uint64_t *page_off;   /* file offset by ordinal */
+  size_t page_off_cap;
+  page_w_t tsp, valp;   /* timestamp columns and value records go to separate pages */
+  ZSTD_CCtx *cctx;
+  strbuf_t z;
+  tscol_t **dict;       /* hash buckets */
+  size_t dict_mask;
+  size_t dict_bytes;
+} chk_w_t;
+
+static uint64_t fnv1a(const uint8_t *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325u;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3u;
+  return h;
+}
+
+static int chk_flush_page(chk_w_t *w, page_w_t *pg, char *err, size_t errlen) {
+  if (!pg->open) return 0;
+  pg->open = false;
+  const strbuf_t *raw = &pg->raw;
+  size_t bound = ZSTD_compressBound(raw->len);
+  strbuf_reset(&w->z);
+  strbuf_reserve(&w->z, bound);
+  size_t zl = ZSTD_compressCCtx(w->cctx, w->z.data, bound, raw->data, raw->len,
+                                CHUNK_SEALED_PAGE_LEVEL);
+  bool zstd = !ZSTD_isError(zl) && zl < raw->len;
+  const void *data = zstd ? (const void *)w->z.data : (const void *)raw->data;
+  size_t len = zstd ? zl : raw->len;
+  strbuf_t hdr = STRBUF_INIT;
+  tsdb__put_uvarint(&hdr, raw->len);
+  tsdb__put_uvarint(&hdr, len);
+  uint8_t c = zstd ? 1 : 0;
+  strbuf_append(&hdr, &c, 1);
+  put_u32(&hdr, tsdb__crc32c(0, data, len));
+  w->page_off[pg->ord] = w->written;
+  int rc = write_all(w->fd, hdr.data, hdr.len, w->path, err, errlen);
+  if (rc == 0) rc = write_all(w->fd, data, len, w->path, err, errlen);
+  w->written += hdr.len + len;
+  strbuf_free(&hdr);
+  strbuf_reset(&pg->raw);
+  return rc;
+}
+
+/* Makes room for an entry of len bytes in pg (closing a full page and
+ * starting a new one); returns the entry's locator. */
+static int chk_reserve(chk_w_t *w, page_w_t *pg, size_t target, size_t len, uint64_t *loc,
+                       char *err, size_t errlen) {
+  if (pg->open && pg->raw.len > 0 && pg->raw.len + len > target) {
+    int rc = chk_flush_page(w, pg, err, errlen);
+    if (rc) return rc;
+  }
+  if (len >= PAGE_MAX_RAW)
+    return ph_err(err, errlen, PH_ELIMIT, "chunk of %zu bytes too large", len);
+  if (!pg->open) {
+    pg->open = true;
+    pg->ord = w->npages++;
+    ph_grow(&w->page_off, &w->page_off_cap, w->npages);
+    w->page_off[pg->ord] = 0;
+  }
+  *loc = pg->ord << LOC_SHIFT | pg->raw.len;
+  return 0;
+}
+
+/* Writes (or finds an identical, already written) timestamp column. */
+static int chk_put_ts(chk_w_t *w, const strbuf_t *col, uint64_t *loc, char *err,
+                      size_t errlen) {
+  const uint8_t *p = (const uint8_t *)col->data;
+  uint64_t h = fnv1a(p, col->len);
+  for (tscol_t *t = w->dict[h & w->dict_mask]; t; t = t->next)
+    if (t->hash == h && t->len == col->len && memcmp(t->bytes, p, col->len) == 0) {
+      *loc = t->loc;
+      return 0;
+    }
+  size_t need = uvarint_len(col->len) + col->len;
+  int rc = chk_reserve(w, &w->tsp, TS_PAGE_TARGET, need, loc, err, errlen);
+  if (rc) return rc;
+  tsdb__put_uvarint(&w->tsp.raw, col->len);
+  strbuf_append(&w->tsp.raw, col->data, col->len);
+  if (w->dict_bytes + col->len <= TSDICT_MAX_BYTES) {
+    tscol_t *t = ph_malloc(sizeof *t);
+    *t = (tscol_t){h, *loc, ph_malloc(col->len ? col->len : 1), col->len,
+                   w->dict[h & w->dict_mask]};
+    memcpy(t->bytes, p, col->len);
+    w->dict[h & w->dict_mask] = t;
+    w->dict_bytes += col->len;
+  }
+  return 0;
+}
+
+/* Writes a value record referring to the timestamp column at ts_loc. */
+static int chk_put_rec(chk_w_t *w, uint64_t ts_loc, const strbuf_t *vals, uint64_t *loc,
+                       char *err, size_t errlen) {
+  size_t need = uvarint_len(ts_loc) + uvarint_len(vals->len) + vals->len;
+  int rc = chk_reserve(w, &w->valp, PAGE_TARGET, need, loc, err, errlen);
+  if (rc) return rc;
+  tsdb__put_uvarint(&w->valp.raw, ts_loc);
+  tsdb__put_uvarint(&w->valp.raw, vals->len);
+  strbuf_append(&w->valp.raw, vals->data, vals->len);
+  return 0;
+}
+
+/* Flushes the open pages and writes the page table and trailer. */
+static int chk_finish(chk_w_t *w, char *err, size_t errlen) {
+  int rc = chk_flush_page(w, &w->tsp, err, errlen);
+  if (rc == 0) rc = chk_flush_page(w, &w->valp, err, errlen);
+  if (rc) return rc;
+  strbuf_t t = STRBUF_INIT;
+  for (uint64_t i = 0; i < w->npages; i++) put_u64(&t, w->page_off[i]);
+  put_u64(&t, w->npages);
+  put_u32(&t, tsdb__crc32c(0, t.data, t.len));
+  put_u32(&t, CHK2_MAGIC_END);
+  rc = write_all(w->fd, t.data, t.len, w->path, err, errlen);
+  w->written += t.len;
+  strbuf_free(&t);
+  return rc;
+}
+
+static void chk_free(chk_w_t *w) {
+  strbuf_free(&w->tsp.raw);
+  strbuf_free(&w->valp.raw);
+  strbuf_free(&w->z);
+  ZSTD_freeCCtx(w->cctx);
+  free(w->page_off);
+  for (size_t i = 0; w->dict && i <= w->dict_mask; i++)
+    for (tscol_t *t = w->dict[i], *nx; t; t = nx) {
+      nx = t->next;
+      free(t->bytes);
+      free(t);
+    }
+  free(w->dict);
+}
+
 int tsdb__block_write(const char *dbdir, const block_input_t *in, char *id_out,
                       char *err, size_t errlen) {
   /* 1. symbols */
@@ -258,10 +469,16 @@ int tsdb__block_write(const char *dbdir, const block_input_t *in, char *id_out,
     return ph_err(err, errlen, PH_EIO, "create %s: %s", path, strerror(errno));
   }
 
-  strbuf_t idx = STRBUF_INIT, chk = STRBUF_INIT;
-  uint64_t chk_written = 0; /* bytes of chk already flushed to the file */
+  strbuf_t idx = STRBUF_INIT;
+  chk_w_t cw = {.fd = chk_fd, .path = path, .cctx = ZSTD_createCCtx(), .dict_mask = 1023};
+  ph_assert(cw.cctx != NULL);
+  cw.dict = ph_calloc(cw.dict_mask + 1, sizeof(tscol_t *));
+  strbuf_init(&cw.tsp.raw);
+  strbuf_init(&cw.valp.raw);
+  strbuf_init(&cw.z);
   strbuf_append(&idx, "PHINDEX1", 8);
-  strbuf_append(&chk, "PHCHUNK1", 8);
+  rc = write_all(chk_fd, "PHCHUNK2", 8, path, err, errlen);
+  cw.written = 8;
   uint64_t off_symbols = idx.len;
   tsdb__put_uvarint(&idx, st.n);
   for (size_t i = 0; i < st.n; i++) {
@@ -277,7 +494,7 @@ int tsdb__block_write(const char *dbdir, const block_input_t *in, char *id_out,
   pair_ref_t *pairs = NULL;
   size_t npairs = 0, pairs_cap = 0;
   uint64_t nsamples = 0, nrecords = 0;
-  strbuf_t rec = STRBUF_INIT;
+  strbuf_t tcol = STRBUF_INIT, vcol = STRBUF_INIT;
   for (size_t i = 0; i < in->nseries && rc == 0; i++) {
     const int64_t *ts;
     const double *vs;
@@ -304,16 +521,18 @@ int tsdb__block_write(const char *dbdir, const block_input_t *in, char *id_out,
     for (size_t r = 0; r < nrec; r++) {
       size_t from = r * BLOCK_MAX_RECORD;
       size_t cnt = n - from < BLOCK_MAX_RECORD ? n - from : BLOCK_MAX_RECORD;
-      strbuf_reset(&rec);
-      rc = chunk_sealed_encode(enc, ts + from, vs + from, cnt, &rec);
+      strbuf_reset(&tcol);
+      strbuf_reset(&vcol);
+      rc = chunk_sealed_encode_ts(enc, ts + from, cnt, &tcol);
+      if (rc == 0) rc = chunk_sealed_encode_values(enc, vs + from, cnt, &vcol);
       if (rc != 0) {
         rc = ph_err(err, errlen, rc, "encode series %zu of the block", i);
         break;
       }
-      uint64_t off = chk_written + chk.len;
-      tsdb__put_uvarint(&chk, rec.len);
-      put_u32(&chk, tsdb__crc32c(0, rec.data, rec.len));
-      strbuf_append(&chk, rec.data, rec.len);
+      uint64_t ts_loc, off;
+      rc = chk_put_ts(&cw, &tcol, &ts_loc, err, errlen);
+      if (rc == 0) rc = chk_put_rec(&cw, ts_loc, &vcol, &off, err, errlen);
+      if (rc != 0) break;
       tsdb__put_varint(&idx, ts[from]);
       tsdb__put_uvarint(&idx, (uint64_t)(ts[from + cnt - 1] - ts[from]));
       tsdb__put_uvarint(&idx, off);
@@ -321,20 +540,14 @@ int tsdb__block_write(const char *dbdir, const block_input_t *in, char *id_out,
       nsamples += cnt;
       nrecords++;
     }
-    if (rc == 0 && chk.len >= (1u << 20)) {
-      rc = write_all(chk_fd, chk.data, chk.len, path, err, errlen);
-      chk_written += chk.len;
-      strbuf_reset(&chk);
-    }
   }
-  if (rc == 0 && chk.len > 0) {
-    rc = write_all(chk_fd, chk.data, chk.len, path, err, errlen);
-    chk_written += chk.len;
-  }
+  if (rc == 0) rc = chk_finish(&cw, err, errlen);
+  chk_free(&cw);
   if (rc == 0 && fsync(chk_fd) != 0)
     rc = ph_err(err, errlen, PH_EIO, "fsync %s: %s", path, strerror(errno));
   close(chk_fd);
-  strbuf_free(&rec);
+  strbuf_free(&tcol);
+  strbuf_free(&vcol);
   chunk_sealed_enc_free(enc);
 
   /* 3. series table, postings, postings table, TOC */
@@ -412,7 +625,7 @@ int tsdb__block_write(const char *dbdir, const block_input_t *in, char *id_out,
     json_key(w, "version");
     json_int(w, 1);
     json_key(w, "format");
-    json_string(w, "pharos-1");
+    json_string(w, "pharos-2");
     json_object_end(w);
     json_writer_free(w);
     strbuf_putc(&mb, '\n');
@@ -421,7 +634,6 @@ int tsdb__block_write(const char *dbdir, const block_input_t *in, char *id_out,
     strbuf_free(&mb);
   }
   strbuf_free(&idx);
-  strbuf_free(&chk);
   if (rc == 0) {
     tsdb__fsync_dir(tmp);
     if (rename(tmp, final) != 0)
@@ -454,7 +666,45 @@ struct block {
   size_t nsym;
   uint64_t nseries, npairs;
   const uint8_t *series, *series_table, *postings, *ptable;
+  int chk_version;       /* 1: PHCHUNK1 records; 2: PHCHUNK2 pages */
+  const uint8_t *ptab;   /* format 2: page table (u64 offsets) in chk */
+  uint64_t npages;
+  uint64_t pages_end;    /* format 2: where the page table starts */
+  struct page_cache *pc; /* format 2: owned; inflated pages */
 };
+
+/* Inflated pages of a format-2 block, shared by its readers: a few slots,
+ * least recently used replaced, guarded by mu (decoding happens under it,
+ * so a page cannot be replaced while it is read). */
+#define PC_SLOTS 6
+typedef struct page_slot {
+  uint64_t ord;   /* UINT64_MAX: empty */
+  uint8_t *buf;   /* owned */
+  size_t len, cap;
+  uint64_t used;  /* tick of last use */
+} page_slot_t;
+
+struct page_cache {
+  pthread_mutex_t mu;
+  ZSTD_DCtx *dctx;
+  uint64_t tick;
+  page_slot_t slot[PC_SLOTS];
+};
+
+static struct page_cache *page_cache_new(void) {
+  struct page_cache *pc = ph_calloc(1, sizeof *pc);
+  pthread_mutex_init(&pc->mu, NULL);
+  for (int i = 0; i < PC_SLOTS; i++) pc->slot[i].ord = UINT64_MAX;
+  return pc;
+}
+
+static void page_cache_free(struct page_cache *pc) {
+  if (!pc) return;
+  for (int i = 0; i < PC_SLOTS; i++) free(pc->slot[i].buf);
+  ZSTD_freeDCtx(pc->dctx);
+  pthread_mutex_destroy(&pc->mu);
+  free(pc);
+}
 
 static int map_file(const char *path, const uint8_t **data, size_t *len) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -501,6 +751,7 @@ void tsdb__block_unref(block_t *b) {
   if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1) return;
   if (b->idx) munmap((void *)b->idx, b->idx_len);
   if (b->chk) munmap((void *)b->chk, b->chk_len);
+  page_cache_free(b->pc);
   if (b->deleted) {
     tsdb__rmdir_r(b->dir);
   }
@@ -603,8 +854,38 @@ int tsdb__block_open(const char *dbdir, const char *id, block_t **out, char *err
     b->nsym = n;
   }
   snprintf(path, sizeof path, "%s/chunks", b->dir);
-  if (map_file(path, &b->chk, &b->chk_len) != 0 || b->chk_len < 8 ||
-      memcmp(b->chk, "PHCHUNK1", 8) != 0) {
+  if (map_file(path, &b->chk, &b->chk_len) != 0 || b->chk_len < 8) {
+    rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: missing or bad chunks file", b->dir);
+    goto fail;
+  }
+  if (memcmp(b->chk, "PHCHUNK1", 8) == 0) {
+    b->chk_version = 1;
+  } else if (memcmp(b->chk, "PHCHUNK2", 8) == 0 && b->chk_len >= 8 + CHK2_TRAILER) {
+    const uint8_t *tr = b->chk + b->chk_len - CHK2_TRAILER;
+    uint64_t np = get_u64(tr);
+    if (get_u32(tr + 12) != CHK2_MAGIC_END || np > (b->chk_len - 8 - CHK2_TRAILER) / 8) {
+      rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: bad chunks trailer", b->dir);
+      goto fail;
+    }
+    b->pages_end = b->chk_len - CHK2_TRAILER - np * 8;
+    b->ptab = b->chk + b->pages_end;
+    if (get_u32(tr + 8) != tsdb__crc32c(0, b->ptab, np * 8 + 8)) {
+      rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: chunks page table checksum mismatch",
+                  b->dir);
+      goto fail;
+    }
+    for (uint64_t i = 0; i < np; i++) {
+      uint64_t o = get_u64(b->ptab + 8 * i);
+      if (o < 8 || o >= b->pages_end) {
+        rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: chunks page table out of range",
+                    b->dir);
+        goto fail;
+      }
+    }
+    b->npages = np;
+    b->chk_version = 2;
+    b->pc = page_cache_new();
+  } else {
     rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: missing or bad chunks file", b->dir);
     goto fail;
   }
@@ -689,7 +970,8 @@ int tsdb__block_series(const block_t *b, uint32_t i, labels_t **ls,
     if ((k = tsdb__get_uvarint(p, left, &cnt)) == 0) goto bad;
     p += k;
     left -= k;
-    if (coff >= b->chk_len) goto bad;
+    if (b->chk_version == 1 ? coff >= b->chk_len : (coff >> LOC_SHIFT) >= b->npages)
+      goto bad;
     if (r) r[j] = (block_rec_t){mint, (int64_t)((uint64_t)mint + span), coff, (uint32_t)cnt};
   }
   if (ls) {
@@ -706,9 +988,136 @@ bad:
   return PH_ECORRUPT;
 }
 
+/* Inflates (or finds) page ord of a format-2 block; pc->mu held.  The
+ * page stays valid until the next call. */
+static int page_get(const block_t *b, uint64_t ord, const uint8_t **data, size_t *len,
+                    char *err, size_t errlen) {
+  struct page_cache *pc = b->pc;
+  pc->tick++;
+  page_slot_t *victim = &pc->slot[0];
+  for (int i = 0; i < PC_SLOTS; i++) {
+    page_slot_t *s = &pc->slot[i];
+    if (s->ord == ord) {
+      s->used = pc->tick;
+      *data = s->buf;
+      *len = s->len;
+      return 0;
+    }
+    if (s->used < victim->used) victim = s;
+  }
+  if (ord >= b->npages)
+    return ph_err(err, errlen, PH_ECORRUPT, "block %s: page %llu out of range", b->dir,
+                  (unsigned long long)ord);
+  uint64_t off = get_u64(b->ptab + 8 * ord);
+  const uint8_t *p = b->chk + off;
+  size_t left = (size_t)(b->pages_end - off), k;
+  uint64_t raw, stored;
+  if ((k = tsdb__get_uvarint(p, left, &raw)) == 0 || raw == 0 || raw >= PAGE_MAX_RAW)
+    goto bad;
+  p += k;
+  left -= k;
+  if ((k = tsdb__get_uvarint(p, left, &stored)) == 0 || left - k < 5 ||
+      stored > left - k - 5)
+    goto bad;
+  p += k;
+  uint8_t comp = p[0];
+  uint32_t crc = get_u32(p + 1);
+  p += 5;
+  if (comp > 1 || (comp == 0 && stored != raw)) goto bad;
+  if (tsdb__crc32c(0, p, stored) != crc)
+    return ph_err(err, errlen, PH_ECORRUPT, "block %s: page at %llu: checksum mismatch",
+                  b->dir, (unsigned long long)off);
+  victim->ord = UINT64_MAX;
+  if (victim->cap < raw) {
+    free(victim->buf);
+    victim->buf = ph_malloc(raw);
+    victim->cap = raw;
+  }
+  if (comp == 0) {
+    memcpy(victim->buf, p, raw);
+  } else {
+    if (pc->dctx == NULL) pc->dctx = ZSTD_createDCtx();
+    ph_assert(pc->dctx != NULL);
+    size_t got = ZSTD_decompressDCtx(pc->dctx, victim->buf, raw, p, stored);
+    if (ZSTD_isError(got) || got != raw) goto bad;
+  }
+  victim->ord = ord;
+  victim->len = raw;
+  victim->used = pc->tick;
+  *data = victim->buf;
+  *len = raw;
+  return 0;
+bad:
+  return ph_err(err, errlen, PH_ECORRUPT, "block %s: bad page at %llu", b->dir,
+                (unsigned long long)off);
+}
+
+/* Locates the entry at loc: page bytes from it to the page end. */
+static int entry_at(const block_t *b, uint64_t loc, const uint8_t **p, size_t *left,
+                    char *err, size_t errlen) {
+  const uint8_t *data = NULL;
+  size_t len = 0;
+  int rc = page_get(b, loc >> LOC_SHIFT, &data, &len, err, errlen);
+  if (rc) return rc;
+  size_t off = (size_t)(loc & ((1u << LOC_SHIFT) - 1));
+  if (off >= len)
+    return ph_err(err, errlen, PH_ECORRUPT, "block %s: entry %llu out of range", b->dir,
+                  (unsigned long long)loc);
+  *p = data + off;
+  *left = len - off;
+  return 0;
+}
+
+static int read_record_v2(const block_t *b, const block_rec_t *rec, int64_t *t, double *v,
+                          size_t cap, size_t *n, char *err, size_t errlen) {
+  const uint8_t *p = NULL;
+  size_t left = 0, k;
+  uint64_t ts_loc, vlen, tlen;
+  int rc = entry_at(b, rec->offset, &p, &left, err, errlen);
+  if (rc) return rc;
+  size_t hdr; /* bytes before the value column */
+  if ((k = tsdb__get_uvarint(p, left, &ts_loc)) == 0) goto bad;
+  hdr = k;
+  if ((k = tsdb__get_uvarint(p + hdr, left - hdr, &vlen)) == 0 || vlen > left - hdr - k)
+    goto bad;
+  hdr += k;
+  /* timestamps first (that may replace the page just read) */
+  const uint8_t *tp = NULL;
+  size_t tleft = 0;
+  rc = entry_at(b, ts_loc, &tp, &tleft, err, errlen);
+  if (rc) return rc;
+  if ((k = tsdb__get_uvarint(tp, tleft, &tlen)) == 0 || tlen > tleft - k) goto bad;
+  rc = chunk_sealed_decode_ts(tp + k, (size_t)tlen, t, cap, n, err, errlen);
+  if (rc) return rc;
+  if (*n != rec->count) goto bad;
+  /* then the values, the record's page looked up again */
+  rc = entry_at(b, rec->offset, &p, &left, err, errlen);
+  if (rc) return rc;
+  return chunk_sealed_decode_values(p + hdr, (size_t)vlen, v, *n, err, errlen);
+bad:
+  return ph_err(err, errlen, PH_ECORRUPT, "block %s: bad chunk record %llu", b->dir,
+                (unsigned long long)rec->offset);
+}
+
 /* Decodes one chunk record into freshly allocated arrays. */
 int tsdb__block_read_record(const block_t *b, const block_rec_t *rec, int64_t **ts,
                             double **vs, size_t *n, char *err, size_t errlen) {
+  if (b->chk_version == 2) {
+    size_t cap = rec->count ? rec->count : 1;
+    int64_t *t = ph_malloc(cap * sizeof(int64_t));
+    double *v = ph_malloc(cap * sizeof(double));
+    pthread_mutex_lock(&b->pc->mu);
+    int rc = read_record_v2(b, rec, t, v, cap, n, err, errlen);
+    pthread_mutex_unlock(&b->pc->mu);
+    if (rc != 0) {
+      free(t);
+      free(v);
+      return PH_ECORRUPT;
+    }
+    *ts = t;
+    *vs = v;
+    return 0;
+  }
   const uint8_t *p = b->chk + rec->offset;
   size_t left = b->chk_len - rec->offset, k;
   uint64_t len;

@@ -10,8 +10,12 @@
  *                    chunk_xor_compact() so it holds exactly its bytes.
  *   chunk_sealed_*   immutable block chunks: a whole series range encoded
  *                    at once, choosing the smallest value codec (scaled
- *                    integers with delta/delta-of-delta varints, or XOR) and
- *                    zstd when it helps (chunk_sealed.c has the format).
+ *                    integers with delta/delta-of-delta varints, XOR, byte
+ *                    planes).  Version 1 (chunk_sealed_encode) is one
+ *                    encoding with its own zstd; version 2 (the _ts and
+ *                    _values functions, what blocks write now) is two
+ *                    uncompressed columns that the block shares and
+ *                    compresses in pages (chunk_sealed.c has the formats).
  *
  * Both are lossless for every bit pattern of a double (NaN payloads, the
  * stale marker 0x7ff0000000000002, -0.0, subnormals, +-Inf) and for every
@@ -145,6 +149,7 @@ int chunk_xor_iter_err(const chunk_xor_iter_t *it);
 
 #define CHUNK_SEALED_MAX_SAMPLES (1u << 24)
 #define CHUNK_SEALED_DEFAULT_LEVEL 3 /* zstd level */
+#define CHUNK_SEALED_PAGE_LEVEL 3    /* zstd level of block format 2 pages */
 
 /* Encoder scratch (zstd context, buffers) reused across series; one thread
  * at a time.  Owned by its creator; chunk_sealed_enc_free releases. */
@@ -167,5 +172,23 @@ int chunk_sealed_count(const uint8_t *data, size_t len, size_t *n);
 int chunk_sealed_decode(const uint8_t *data, size_t len, int64_t *ts,
                         double *v, size_t cap, size_t *n, char *err,
                         size_t errlen);
+
+/* Version 2 (block format 2) stores a series range as two columns so that
+ * series scraped together can share one timestamp column and the block
+ * can compress many columns at once: neither column is zstd-compressed
+ * here.  Both append to out; PH_EINVAL as chunk_sealed_encode. */
+int chunk_sealed_encode_ts(chunk_sealed_enc_t *e, const int64_t *ts, size_t n,
+                           strbuf_t *out);
+int chunk_sealed_encode_values(chunk_sealed_enc_t *e, const double *v, size_t n,
+                               strbuf_t *out);
+/* Decode exactly one column occupying all of data[0..len).  The timestamp
+ * column carries its count (*n; PH_EINVAL if more than cap); the value
+ * column's count n is the caller's (from its timestamp column).
+ * PH_ECORRUPT with the detail in err if the bytes are not exactly one
+ * valid column; never reads outside data[0..len). */
+int chunk_sealed_decode_ts(const uint8_t *data, size_t len, int64_t *ts,
+                           size_t cap, size_t *n, char *err, size_t errlen);
+int chunk_sealed_decode_values(const uint8_t *data, size_t len, double *v,
+                               size_t n, char *err, size_t errlen);
 
 #endif

@@ -50,6 +50,53 @@
  *                intervals and bounded increments, where varints round up
  *                to whole bytes)
  *
+ * Version 2 (block chunks format 2, see block.c) splits a range into two
+ * columns that the block stores apart: a timestamp column, shared by every
+ * series scraped together (byte-identical columns are stored once), and a
+ * value column.  Neither is compressed here: the block compresses pages of
+ * many columns with zstd.  Both end exactly where their bytes end.
+ *
+ *   timestamp column
+ *   OFFSET  SIZE     DESCRIPTION
+ *   0       1-4      n, uvarint (<= 2^24); nothing follows if n == 0
+ *   ...     1        codec: 0 varints, 1 packed (blocks of 64 values)
+ *   ...     rest     zz t0, zz (t1 - t0) if n >= 2, the n-2 deltas-of-
+ *                    deltas as an int stream (as the timestamps above)
+ *
+ *   value column (n comes from the timestamp column)
+ *   OFFSET  SIZE     DESCRIPTION
+ *   0       1        codec: 0 XOR, 1 int delta, 2 int delta-of-delta,
+ *                    3 byte planes of deltas, 4 sparse byte planes of the
+ *                    raw bits;
+ *                    n == 0: just a 0 byte
+ *   1       rest     XOR: as above.  int: as above, except that packed
+ *                    blocks hold 64 values, and the section's first byte
+ *                    has two more flags: bit 5 (INT_MUL) value ==
+ *                    (double)m * 10^-K, the double constant, instead of
+ *                    m / 10^K (a value computed as steps * 0.01 is not
+ *                    always the decimal it prints as); bit 6 (INT_GCD) a
+ *                    uvarint G >= 2 follows the byte and every difference
+ *                    after m0 (the delta or delta-of-delta stream and the
+ *                    leading m1 - m0) is stored divided by G (gauges in 4
+ *                    KiB pages, frequencies in kHz).  Planes: 1 byte mask
+ *                    of the planes present (bit p: byte p counting from the
+ *                    most significant), then for each present plane its n
+ *                    bytes; the words are the IEEE bits (codec 4) or, for
+ *                    codec 3, the first value's bits and then zigzag(bits[i]
+ *                    - bits[i-1]) mod 2^64; a missing plane is all zero.
+ *                    Codec 4 has, between the mask and the planes, a
+ *                    bitmap of ceil(n/8) bytes (bit i, LSB first: word i
+ *                    has a nonzero low part, bytes 2..7; padding bits 0),
+ *                    and its planes 2..7 hold bytes of those words only
+ *                    (zeros and short values cost no low bytes).
+ *                    Planes let zstd see sign and exponent bytes apart from
+ *                    the noisy low mantissa bytes of full-precision values.
+ *
+ * The version-2 encoder builds the candidates (XOR, the best int section,
+ * its all-varint variant, both byte-plane forms when no int section fits)
+ * and keeps the one zstd compresses smallest on its own, the best guess of
+ * its share of a compressed page.
+ *
  * The int codec is chosen only after checking that every non-escaped value
  * decodes bit-exactly; values that cannot (NaN, the stale marker, -0.0,
  * +-Inf, too many digits) are escaped, and if more than half would be the
@@ -76,21 +123,32 @@ enum {
   TS_PACKED = 0x10, /* in the flags byte */
   FLAG_ZSTD = 0x80,
   INT_PACKED = 0x10, /* in the int section's first byte */
+  INT_MUL = 0x20,    /* v2: value = m * 10^-K (the double constant) */
+  INT_GCD = 0x40,    /* v2: a uvarint G >= 2 follows; differences are / G */
   MAX_SCALE = 9,
-  PACK_BLOCK = 128,
+  PACK_BLOCK = 128,  /* values per packed block, version 1 */
+  PACK_BLOCK2 = 64,  /* version 2 columns */
   /* Bound on the raw body: per sample at most 10 bytes of timestamp, 10 of
    * XOR or integer, 12 of escape; plus section and block headers. */
   RAW_PER_SAMPLE = 34,
   RAW_FIXED = 64,
+  /* v2 value columns (chunk_sealed_encode_values) */
+  CODEC_DELTA_PLANES = 3,
+  CODEC_SPARSE_PLANES = 4,
+  TS_COL_PACKED = 1, /* the timestamp column's codec byte */
+  NCAND = 5,
 };
 
 static const double pow10_tab[MAX_SCALE + 1] = {1e0, 1e1, 1e2, 1e3, 1e4,
                                                 1e5, 1e6, 1e7, 1e8, 1e9};
+static const double pow10neg_tab[MAX_SCALE + 1] = {1e0,  1e-1, 1e-2, 1e-3, 1e-4,
+                                                   1e-5, 1e-6, 1e-7, 1e-8, 1e-9};
 
 struct chunk_sealed_enc {
   int level;
   ZSTD_CCtx *cctx;
   strbuf_t body, alt; /* candidate raw bodies */
+  strbuf_t cand[NCAND]; /* candidate value columns (v2) */
   chunk__bw_t xw;     /* XOR value section */
   chunk__bw_t pw;     /* bit-packing scratch */
   size_t cap;         /* samples the arrays below hold */
@@ -100,6 +158,8 @@ struct chunk_sealed_enc {
   uint64_t *tv;       /* timestamp deltas-of-deltas */
   uint8_t *z;
   size_t zcap;
+  bool mul;           /* the int codec's formula being tried (INT_MUL) */
+  unsigned pb;        /* values per packed block: PACK_BLOCK or PACK_BLOCK2 */
 };
 
 /* The int codec's parameters (codec < 0: not applicable). */
@@ -108,6 +168,8 @@ typedef struct int_choice {
   unsigned k;
   bool packed;
   size_t size; /* section bytes */
+  bool mul;    /* v2: INT_MUL formula */
+  uint64_t g;  /* v2: common divisor of the differences (1: none) */
 } int_choice_t;
 
 static inline uint64_t dbl_bits(double v) {
@@ -151,17 +213,20 @@ static void put_byte(strbuf_t *b, unsigned c) {
   strbuf_append(b, &x, 1);
 }
 
-/* The decode formula of the int codec. */
-static inline double int_decode(int64_t m, unsigned k) {
-  return k ? (double)m / pow10_tab[k] : (double)m;
+/* The decode formulas of the int codec: m / 10^K (what parsing a decimal
+ * with K digits gives), or m * 10^-K (what multiplying by a step gives). */
+static inline double int_decode(int64_t m, unsigned k, bool mul) {
+  if (k == 0) return (double)m;
+  return mul ? (double)m * pow10neg_tab[k] : (double)m / pow10_tab[k];
 }
 
-/* True (and *m set) if v is exactly int_decode(m, k) for m = round(v*10^k). */
-static inline bool scaled_exact(double v, unsigned k, int64_t *m) {
+/* True (and *m set) if v is exactly int_decode(m, k, mul) for
+ * m = round(v*10^k). */
+static inline bool scaled_exact(double v, unsigned k, bool mul, int64_t *m) {
   double x = v * pow10_tab[k];
   if (!(x > -9.0e18 && x < 9.0e18)) return false; /* also NaN */
   int64_t mm = llround(x);
-  if (dbl_bits(int_decode(mm, k)) != dbl_bits(v)) return false;
+  if (dbl_bits(int_decode(mm, k, mul)) != dbl_bits(v)) return false;
   *m = mm;
   return true;
 }
@@ -181,14 +246,16 @@ static unsigned block_width(const uint64_t *x, size_t cnt, uint64_t *base) {
   return range ? 64 - (unsigned)__builtin_clzll(range) : 0;
 }
 
-static size_t stream_size(const uint64_t *x, size_t c, bool packed) {
+static size_t stream_size(const chunk_sealed_enc_t *e, const uint64_t *x, size_t c,
+                          bool packed) {
+  const size_t pb = e->pb;
   size_t total = 0;
   if (!packed) {
     for (size_t i = 0; i < c; i++) total += uvarint_len(zigzag(x[i]));
     return total;
   }
-  for (size_t b = 0; b < c; b += PACK_BLOCK) {
-    size_t cnt = c - b < PACK_BLOCK ? c - b : PACK_BLOCK;
+  for (size_t b = 0; b < c; b += pb) {
+    size_t cnt = c - b < pb ? c - b : pb;
     uint64_t base;
     unsigned w = block_width(x + b, cnt, &base);
     total += uvarint_len(zigzag(base)) + 1 + (cnt * w + 7) / 8;
@@ -198,12 +265,13 @@ static size_t stream_size(const uint64_t *x, size_t c, bool packed) {
 
 static void stream_put(chunk_sealed_enc_t *e, strbuf_t *out, const uint64_t *x,
                        size_t c, bool packed) {
+  const size_t pb = e->pb;
   if (!packed) {
     for (size_t i = 0; i < c; i++) put_uvarint(out, zigzag(x[i]));
     return;
   }
-  for (size_t b = 0; b < c; b += PACK_BLOCK) {
-    size_t cnt = c - b < PACK_BLOCK ? c - b : PACK_BLOCK;
+  for (size_t b = 0; b < c; b += pb) {
+    size_t cnt = c - b < pb ? c - b : pb;
     uint64_t base;
     unsigned w = block_width(x + b, cnt, &base);
     put_uvarint(out, zigzag(base));
@@ -226,6 +294,7 @@ chunk_sealed_enc_t *chunk_sealed_enc_new(int level) {
   }
   strbuf_init(&e->body);
   strbuf_init(&e->alt);
+  for (int i = 0; i < NCAND; i++) strbuf_init(&e->cand[i]);
   return e;
 }
 
@@ -234,6 +303,7 @@ void chunk_sealed_enc_free(chunk_sealed_enc_t *e) {
   ZSTD_freeCCtx(e->cctx);
   strbuf_free(&e->body);
   strbuf_free(&e->alt);
+  for (int i = 0; i < NCAND; i++) strbuf_free(&e->cand[i]);
   chunk__bw_free(&e->xw);
   chunk__bw_free(&e->pw);
   free(e->scale);
@@ -262,7 +332,7 @@ static void reserve(chunk_sealed_enc_t *e, size_t n) {
 static inline bool int_ok(const chunk_sealed_enc_t *e, const double *v,
                           size_t i, unsigned k, int64_t *m) {
   int s = e->scale[i];
-  return s >= 0 && (unsigned)s <= k && scaled_exact(v[i], k, m);
+  return s >= 0 && (unsigned)s <= k && scaled_exact(v[i], k, e->mul, m);
 }
 
 /* Fills e->mv with the integers at scale k and returns their count, or
@@ -285,62 +355,100 @@ static size_t int_values(chunk_sealed_enc_t *e, const double *v, size_t n,
   return c;
 }
 
-/* Writes the leading integers of e->mv[0..c) for codec and fills e->sv with
- * the rest of its stream; returns the stream length.  With out == NULL
- * only *head gets the leading integers' size. */
-static size_t int_diffs(chunk_sealed_enc_t *e, size_t c, int codec,
-                        strbuf_t *out, size_t *head) {
+/* Fills e->sv with the difference stream of codec over e->mv[0..c) and
+ * *hd with m1 - m0 (the delta-of-delta codec's second leading integer);
+ * returns the stream length. */
+static size_t int_diffs(chunk_sealed_enc_t *e, size_t c, int codec, uint64_t *hd) {
   const uint64_t *m = e->mv;
   uint64_t *s = e->sv;
-  size_t h = uvarint_len(zigzag(m[0]));
-  if (out) put_uvarint(out, zigzag(m[0]));
+  *hd = 0;
   if (codec == CODEC_INT_DELTA) {
     for (size_t j = 1; j < c; j++) s[j - 1] = m[j] - m[j - 1];
-    *head = h;
     return c - 1;
   }
-  if (c < 2) {
-    *head = h;
-    return 0;
-  }
-  h += uvarint_len(zigzag(m[1] - m[0]));
-  if (out) put_uvarint(out, zigzag(m[1] - m[0]));
+  if (c < 2) return 0;
+  *hd = m[1] - m[0];
   for (size_t j = 2; j < c; j++) s[j - 2] = (m[j] - m[j - 1]) - (m[j - 1] - m[j - 2]);
-  *head = h;
   return c - 2;
 }
 
-/* Finds the smallest int section: the scale, delta or delta-of-delta,
- * varints or packed. */
-static int_choice_t int_choose(chunk_sealed_enc_t *e, const double *v, size_t n) {
+static inline uint64_t mag(uint64_t x) { return (int64_t)x < 0 ? 0 - x : x; }
+
+static uint64_t gcd_u64(uint64_t a, uint64_t b) {
+  while (b) {
+    uint64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/* The common divisor G of the stream and hd (1 if none worth using). */
+static uint64_t int_gcd(const uint64_t *s, size_t len, uint64_t hd) {
+  uint64_t g = mag(hd);
+  for (size_t j = 0; j < len && g != 1; j++) g = gcd_u64(g, mag(s[j]));
+  return g >= 2 && g <= (UINT64_C(1) << 62) ? g : 1;
+}
+
+static inline uint64_t sdiv(uint64_t x, uint64_t g) {
+  return (uint64_t)((int64_t)x / (int64_t)g);
+}
+
+/* Size of the leading integers and the stream for codec, after dividing
+ * by G (computed when ext, else 1). */
+static size_t int_head_size(chunk_sealed_enc_t *e, size_t c, int codec,
+                            uint64_t hd, uint64_t g) {
+  size_t h = uvarint_len(zigzag(e->mv[0]));
+  if (codec == CODEC_INT_DOD && c >= 2) h += uvarint_len(zigzag(sdiv(hd, g)));
+  return h;
+}
+
+/* Finds the smallest int section: the formula (v2 only), the scale, delta
+ * or delta-of-delta, varints or packed, and (v2) a common divisor. */
+static int_choice_t int_choose(chunk_sealed_enc_t *e, const double *v, size_t n,
+                               bool ext) {
   int_choice_t best = {.codec = -1, .size = SIZE_MAX};
-  size_t cnt[MAX_SCALE + 1] = {0}, esc = 0;
-  for (size_t i = 0; i < n; i++) {
-    int64_t m;
-    int8_t s = -1;
-    for (unsigned k = 0; k <= MAX_SCALE; k++) {
-      if (scaled_exact(v[i], k, &m)) {
-        s = (int8_t)k;
+  for (int mul = 0; mul < (ext ? 2 : 1); mul++) {
+    e->mul = mul != 0;
+    size_t cnt[MAX_SCALE + 1] = {0}, esc = 0;
+    bool give_up = false;
+    for (size_t i = 0; i < n; i++) {
+      int64_t m;
+      int8_t s = -1;
+      for (unsigned k = 0; k <= MAX_SCALE; k++) {
+        if (scaled_exact(v[i], k, e->mul, &m)) {
+          s = (int8_t)k;
+          break;
+        }
+        if (!(fabs(v[i]) * pow10_tab[k] < 9.0e18)) break; /* only grows */
+      }
+      e->scale[i] = s;
+      if (s >= 0) cnt[s]++;
+      else if (++esc > n / 2) {
+        give_up = true;
         break;
       }
-      if (!(fabs(v[i]) * pow10_tab[k] < 9.0e18)) break; /* only grows */
     }
-    e->scale[i] = s;
-    if (s >= 0) cnt[s]++;
-    else if (++esc > n / 2) return best;
-  }
-  /* Try each scale some value needs, unless that escapes too many. */
-  size_t above = 0; /* values needing a scale greater than k */
-  for (unsigned k = MAX_SCALE + 1; k-- > 0; above += cnt[k]) {
-    if (cnt[k] == 0 || esc + above > n / 2) continue;
-    size_t eb, c = int_values(e, v, n, k, &eb);
-    if (c == SIZE_MAX) continue;
-    for (int codec = CODEC_INT_DELTA; codec <= CODEC_INT_DOD; codec++) {
-      size_t head, len = int_diffs(e, c, codec, NULL, &head);
-      for (int packed = 0; packed < 2; packed++) {
-        size_t size = 1 + eb + head + stream_size(e->sv, len, packed);
-        if (size < best.size)
-          best = (int_choice_t){codec, k, packed != 0, size};
+    if (give_up) continue;
+    /* Try each scale some value needs, unless that escapes too many. */
+    size_t above = 0; /* values needing a scale greater than k */
+    for (unsigned k = MAX_SCALE + 1; k-- > 0; above += cnt[k]) {
+      if (cnt[k] == 0 || esc + above > n / 2) continue;
+      if (mul && k == 0) continue; /* the same as the other formula */
+      size_t eb, c = int_values(e, v, n, k, &eb);
+      if (c == SIZE_MAX) continue;
+      for (int codec = CODEC_INT_DELTA; codec <= CODEC_INT_DOD; codec++) {
+        uint64_t hd;
+        size_t len = int_diffs(e, c, codec, &hd);
+        uint64_t g = ext ? int_gcd(e->sv, len, hd) : 1;
+        if (g > 1)
+          for (size_t j = 0; j < len; j++) e->sv[j] = sdiv(e->sv[j], g);
+        size_t head = int_head_size(e, c, codec, hd, g) + (g > 1 ? uvarint_len(g) : 0);
+        for (int packed = 0; packed < 2; packed++) {
+          size_t size = 1 + eb + head + stream_size(e, e->sv, len, packed);
+          if (size < best.size)
+            best = (int_choice_t){codec, k, packed != 0, size, e->mul, g};
+        }
       }
     }
   }
@@ -349,9 +457,19 @@ static int_choice_t int_choose(chunk_sealed_enc_t *e, const double *v, size_t n)
 
 static void int_put(chunk_sealed_enc_t *e, strbuf_t *out, const double *v,
                     size_t n, const int_choice_t *ch) {
+  e->mul = ch->mul;
+  for (size_t i = 0; i < n; i++) { /* the scales of ch's formula */
+    int64_t m;
+    int8_t s = -1;
+    for (unsigned k = 0; k <= ch->k && s < 0; k++)
+      if (scaled_exact(v[i], k, e->mul, &m)) s = (int8_t)k;
+    e->scale[i] = s;
+  }
   size_t eb, c = int_values(e, v, n, ch->k, &eb);
   ph_assert(c != SIZE_MAX && c >= 1);
-  put_byte(out, ch->k | (ch->packed ? INT_PACKED : 0));
+  put_byte(out, ch->k | (ch->packed ? INT_PACKED : 0) | (ch->mul ? INT_MUL : 0) |
+                    (ch->g > 1 ? INT_GCD : 0));
+  if (ch->g > 1) put_uvarint(out, ch->g);
   put_uvarint(out, n - c);
   size_t last = (size_t)-1;
   for (size_t i = 0; i < n; i++) {
@@ -364,7 +482,12 @@ static void int_put(chunk_sealed_enc_t *e, strbuf_t *out, const double *v,
     for (int j = 0; j < 8; j++) le[j] = (uint8_t)(b >> (8 * j));
     strbuf_append(out, le, 8);
   }
-  size_t head, len = int_diffs(e, c, ch->codec, out, &head);
+  uint64_t hd;
+  size_t len = int_diffs(e, c, ch->codec, &hd);
+  put_uvarint(out, zigzag(e->mv[0]));
+  if (ch->codec == CODEC_INT_DOD && c >= 2) put_uvarint(out, zigzag(sdiv(hd, ch->g)));
+  if (ch->g > 1)
+    for (size_t j = 0; j < len; j++) e->sv[j] = sdiv(e->sv[j], ch->g);
   stream_put(e, out, e->sv, len, ch->packed);
 }
 
@@ -400,6 +523,7 @@ static size_t try_zstd(chunk_sealed_enc_t *e, const strbuf_t *b, bool *zstd) {
 
 int chunk_sealed_encode(chunk_sealed_enc_t *e, const int64_t *ts,
                         const double *v, size_t n, strbuf_t *out) {
+  e->pb = PACK_BLOCK;
   if (n > CHUNK_SEALED_MAX_SAMPLES) return PH_EINVAL;
   for (size_t i = 1; i < n; i++)
     if (ts[i] <= ts[i - 1]) return PH_EINVAL;
@@ -415,14 +539,14 @@ int chunk_sealed_encode(chunk_sealed_enc_t *e, const int64_t *ts,
     e->tv[i - 2] = ((uint64_t)ts[i] - (uint64_t)ts[i - 1]) -
                    ((uint64_t)ts[i - 1] - (uint64_t)ts[i - 2]);
   size_t tsn = n >= 2 ? n - 2 : 0;
-  bool ts_packed = stream_size(e->tv, tsn, true) < stream_size(e->tv, tsn, false);
+  bool ts_packed = stream_size(e, e->tv, tsn, true) < stream_size(e, e->tv, tsn, false);
 
   /* Values: XOR against the best int section. */
   chunk__xor_state_t xs = {0};
   e->xw.nbits = 0;
   for (size_t i = 0; i < n; i++) chunk__xor_put(&e->xw, &xs, dbl_bits(v[i]), i == 0);
   size_t xor_len = ((size_t)e->xw.nbits + 7) / 8;
-  int_choice_t ic = int_choose(e, v, n);
+  int_choice_t ic = int_choose(e, v, n, false);
   const int_choice_t *ch = ic.codec >= 0 && ic.size < xor_len ? &ic : NULL;
 
   /* The raw-smallest body, and if zstd is on, the all-varint variant too:
@@ -452,6 +576,135 @@ int chunk_sealed_encode(chunk_sealed_enc_t *e, const int64_t *ts,
   put_byte(out, flags | (zstd ? FLAG_ZSTD : 0));
   put_uvarint(out, n);
   strbuf_append(out, zstd ? (const void *)e->z : (const void *)e->body.data, len);
+  return 0;
+}
+
+/* --- v2: separate timestamp and value columns -------------------------------- */
+
+int chunk_sealed_encode_ts(chunk_sealed_enc_t *e, const int64_t *ts, size_t n,
+                           strbuf_t *out) {
+  e->pb = PACK_BLOCK2;
+  if (n > CHUNK_SEALED_MAX_SAMPLES) return PH_EINVAL;
+  for (size_t i = 1; i < n; i++)
+    if (ts[i] <= ts[i - 1]) return PH_EINVAL;
+  put_uvarint(out, n);
+  if (n == 0) return 0;
+  reserve(e, n);
+  for (size_t i = 2; i < n; i++)
+    e->tv[i - 2] = ((uint64_t)ts[i] - (uint64_t)ts[i - 1]) -
+                   ((uint64_t)ts[i - 1] - (uint64_t)ts[i - 2]);
+  size_t tsn = n >= 2 ? n - 2 : 0;
+  bool packed = stream_size(e, e->tv, tsn, true) < stream_size(e, e->tv, tsn, false);
+  put_byte(out, packed ? TS_COL_PACKED : 0);
+  put_uvarint(out, zigzag((uint64_t)ts[0]));
+  if (n >= 2) put_uvarint(out, zigzag((uint64_t)ts[1] - (uint64_t)ts[0]));
+  if (n >= 3) stream_put(e, out, e->tv, tsn, packed);
+  return 0;
+}
+
+/* The byte-plane section of codec 3 (XOR with the previous value) or 4
+ * (zigzag of the difference of the bit patterns): a mask of the planes
+ * that are not all zero, then each such plane, most significant first. */
+static void planes_put(strbuf_t *out, const double *v, size_t n, int codec) {
+  const uint64_t LOW = (UINT64_C(1) << 48) - 1; /* planes 2..7 */
+  bool sparse = codec == CODEC_SPARSE_PLANES;
+  uint64_t *x = ph_malloc(n * sizeof *x);
+  uint64_t prev = 0, any = 0;
+  size_t c = 0; /* words with a nonzero low part */
+  for (size_t i = 0; i < n; i++) {
+    uint64_t b = dbl_bits(v[i]);
+    x[i] = codec != CODEC_DELTA_PLANES || i == 0 ? b : zigzag(b - prev);
+    prev = b;
+    any |= x[i];
+    c += (x[i] & LOW) != 0;
+  }
+  unsigned mask = 0;
+  for (unsigned p = 0; p < 8; p++)
+    if ((any >> (56 - 8 * p)) & 0xff) mask |= 1u << p;
+  put_byte(out, (unsigned)codec);
+  put_byte(out, mask);
+  if (sparse) {
+    size_t nb = (n + 7) / 8;
+    strbuf_reserve(out, nb);
+    uint8_t *bm = (uint8_t *)out->data + out->len;
+    memset(bm, 0, nb);
+    for (size_t i = 0; i < n; i++)
+      if (x[i] & LOW) bm[i >> 3] |= (uint8_t)(1u << (i & 7));
+    out->len += nb;
+  }
+  for (unsigned p = 0; p < 8; p++) {
+    if (!(mask & (1u << p))) continue;
+    bool skip = sparse && p >= 2;
+    strbuf_reserve(out, skip ? c : n);
+    uint8_t *dst = (uint8_t *)out->data + out->len;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (!skip || (x[i] & LOW)) dst[k++] = (uint8_t)(x[i] >> (56 - 8 * p));
+    out->len += k;
+  }
+  free(x);
+}
+
+/* The size a candidate is judged by: zstd-compressed if zstd is on (the
+ * block compresses pages of columns, and this is its best estimate). */
+static size_t cand_score(chunk_sealed_enc_t *e, const strbuf_t *b) {
+  bool z;
+  return try_zstd(e, b, &z);
+}
+
+int chunk_sealed_encode_values(chunk_sealed_enc_t *e, const double *v, size_t n,
+                               strbuf_t *out) {
+  e->pb = PACK_BLOCK2;
+  if (n > CHUNK_SEALED_MAX_SAMPLES) return PH_EINVAL;
+  if (n == 0) {
+    put_byte(out, CODEC_XOR);
+    return 0;
+  }
+  reserve(e, n);
+  int nc = 0;
+  /* XOR */
+  chunk__xor_state_t xs = {0};
+  e->xw.nbits = 0;
+  for (size_t i = 0; i < n; i++) chunk__xor_put(&e->xw, &xs, dbl_bits(v[i]), i == 0);
+  strbuf_t *c = &e->cand[nc++];
+  strbuf_reset(c);
+  put_byte(c, CODEC_XOR);
+  strbuf_append(c, e->xw.buf, (e->xw.nbits + 7) / 8);
+  /* integers, as chosen, and all-varint (byte-aligned data often
+   * compresses better than bit-packed) */
+  int_choice_t ic = int_choose(e, v, n, true);
+  if (ic.codec >= 0) {
+    c = &e->cand[nc++];
+    strbuf_reset(c);
+    put_byte(c, (unsigned)ic.codec);
+    int_put(e, c, v, n, &ic);
+    if (ic.packed && e->level > 0) {
+      int_choice_t vc = ic;
+      vc.packed = false;
+      c = &e->cand[nc++];
+      strbuf_reset(c);
+      put_byte(c, (unsigned)vc.codec);
+      int_put(e, c, v, n, &vc);
+    }
+  }
+  /* byte planes, for noisy full-precision values */
+  if (ic.codec < 0 || e->level <= 0) {
+    for (int pc = CODEC_DELTA_PLANES; pc <= CODEC_SPARSE_PLANES; pc++) {
+      c = &e->cand[nc++];
+      strbuf_reset(c);
+      planes_put(c, v, n, pc);
+    }
+  }
+  int best = 0;
+  size_t best_size = SIZE_MAX;
+  for (int i = 0; i < nc; i++) {
+    size_t sz = e->level > 0 ? cand_score(e, &e->cand[i]) : e->cand[i].len;
+    if (sz < best_size) {
+      best_size = sz;
+      best = i;
+    }
+  }
+  strbuf_append(out, e->cand[best].data, e->cand[best].len);
   return 0;
 }
 
@@ -487,6 +740,7 @@ static bool get_zz(rd_t *r, uint64_t *out) {
 typedef struct srd {
   rd_t *r;
   bool packed;
+  size_t pb;       /* values per packed block */
   size_t left;     /* values still to read */
   size_t in_block; /* values left in the current packed block */
   uint64_t base;
@@ -503,7 +757,7 @@ static bool srd_next(srd_t *s, uint64_t *out) {
   }
   if (s->in_block == 0) {
     rd_t *r = s->r;
-    size_t cnt = s->left < PACK_BLOCK ? s->left : PACK_BLOCK;
+    size_t cnt = s->left < s->pb ? s->left : s->pb;
     if (!get_zz(r, &s->base) || r->pos >= r->len) return false;
     s->width = r->p[r->pos++];
     if (s->width > 64) return false;
@@ -547,18 +801,18 @@ static int parse_head(const uint8_t *data, size_t len, unsigned *flags,
 }
 
 int chunk_sealed_count(const uint8_t *data, size_t len, size_t *n) {
-  unsigned flags;
-  size_t pos;
+  unsigned flags = 0;
+  size_t pos = 0;
   return parse_head(data, len, &flags, n, &pos, NULL, 0);
 }
 
-static int decode_ts(rd_t *r, bool packed, size_t n, int64_t *ts, char *err,
+static int decode_ts(rd_t *r, bool packed, size_t pb, size_t n, int64_t *ts, char *err,
                      size_t errlen) {
   uint64_t t0, d = 0, dod;
   if (!get_zz(r, &t0)) return corrupt(err, errlen, "first timestamp", r->pos);
   ts[0] = (int64_t)t0;
   if (n >= 2 && !get_zz(r, &d)) return corrupt(err, errlen, "timestamp delta", r->pos);
-  srd_t s = {.r = r, .packed = packed, .left = n >= 2 ? n - 2 : 0};
+  srd_t s = {.r = r, .packed = packed, .pb = pb, .left = n >= 2 ? n - 2 : 0};
   for (size_t i = 1; i < n; i++) {
     if (i >= 2) {
       if (!srd_next(&s, &dod)) return corrupt(err, errlen, "timestamps", r->pos);
@@ -598,13 +852,18 @@ static size_t next_escape(rd_t *er, size_t prev) {
   return prev + 1 + (size_t)gap;
 }
 
-static int decode_int(rd_t *r, unsigned codec, size_t n, double *v, char *err,
-                      size_t errlen) {
+static int decode_int(rd_t *r, unsigned codec, size_t n, double *v, bool ext,
+                      char *err, size_t errlen) {
   if (r->pos >= r->len) return corrupt(err, errlen, "missing scale", r->pos);
   unsigned kb = r->p[r->pos++];
   unsigned k = kb & 0x0f;
-  if (k > MAX_SCALE || (kb & ~(0x0fu | INT_PACKED)))
+  unsigned allowed = 0x0fu | INT_PACKED | (ext ? INT_MUL | INT_GCD : 0u);
+  if (k > MAX_SCALE || (kb & ~allowed))
     return corrupt(err, errlen, "bad scale byte", r->pos - 1);
+  bool mul = kb & INT_MUL;
+  uint64_t g = 1;
+  if ((kb & INT_GCD) && (!get_uvarint(r, &g) || g < 2))
+    return corrupt(err, errlen, "bad common divisor", r->pos);
   uint64_t nesc;
   if (!get_uvarint(r, &nesc) || nesc >= n)
     return corrupt(err, errlen, "bad escape count", r->pos);
@@ -630,8 +889,10 @@ static int decode_int(rd_t *r, unsigned codec, size_t n, double *v, char *err,
   if (!get_zz(r, &m)) return corrupt(err, errlen, "first integer", r->pos);
   bool dod = codec == CODEC_INT_DOD;
   if (dod && c >= 2 && !get_zz(r, &d)) return corrupt(err, errlen, "integer delta", r->pos);
+  d *= g;
   size_t slen = c - 1 - (dod && c >= 2 ? 1 : 0);
-  srd_t s = {.r = r, .packed = (kb & INT_PACKED) != 0, .left = slen};
+  srd_t s = {.r = r, .packed = (kb & INT_PACKED) != 0, .pb = ext ? PACK_BLOCK2 : PACK_BLOCK,
+             .left = slen};
   size_t j = 0; /* integers placed */
   for (size_t i = 0; i < n; i++) {
     if (i == next) {
@@ -641,11 +902,12 @@ static int decode_int(rd_t *r, unsigned codec, size_t n, double *v, char *err,
     if (j >= 1) { /* m0 and (dod) m1 - m0 came before the stream */
       if (!dod || j >= 2) {
         if (!srd_next(&s, &x)) return corrupt(err, errlen, "integers", r->pos);
+        x *= g;
         d = dod ? d + x : x;
       }
       m += d;
     }
-    v[i] = int_decode((int64_t)m, k);
+    v[i] = int_decode((int64_t)m, k, mul);
     j++;
   }
   return 0;
@@ -654,11 +916,11 @@ static int decode_int(rd_t *r, unsigned codec, size_t n, double *v, char *err,
 static int decode_body(const uint8_t *p, size_t len, unsigned flags, size_t n,
                        int64_t *ts, double *v, char *err, size_t errlen) {
   rd_t r = {p, len, 0};
-  int rc = decode_ts(&r, (flags & TS_PACKED) != 0, n, ts, err, errlen);
+  int rc = decode_ts(&r, (flags & TS_PACKED) != 0, PACK_BLOCK, n, ts, err, errlen);
   if (rc) return rc;
   unsigned codec = flags & 0x0f;
   rc = codec == CODEC_XOR ? decode_xor(&r, n, v, err, errlen)
-                          : decode_int(&r, codec, n, v, err, errlen);
+                          : decode_int(&r, codec, n, v, false, err, errlen);
   if (rc) return rc;
   if (r.pos != len) return corrupt(err, errlen, "trailing bytes", r.pos);
   return 0;
@@ -667,8 +929,8 @@ static int decode_body(const uint8_t *p, size_t len, unsigned flags, size_t n,
 int chunk_sealed_decode(const uint8_t *data, size_t len, int64_t *ts,
                         double *v, size_t cap, size_t *n, char *err,
                         size_t errlen) {
-  unsigned flags;
-  size_t cnt, pos;
+  unsigned flags = 0;
+  size_t cnt = 0, pos = 0;
   int rc = parse_head(data, len, &flags, &cnt, &pos, err, errlen);
   if (rc) return rc;
   if (cnt > cap)
@@ -697,4 +959,105 @@ int chunk_sealed_decode(const uint8_t *data, size_t len, int64_t *ts,
   rc = decode_body(buf, (size_t)raw, flags, cnt, ts, v, err, errlen);
   free(buf);
   return rc;
+}
+
+
+/* --- v2 column decoders ------------------------------------------------------ */
+
+int chunk_sealed_decode_ts(const uint8_t *data, size_t len, int64_t *ts,
+                           size_t cap, size_t *n, char *err, size_t errlen) {
+  rd_t r = {data, len, 0};
+  uint64_t u;
+  if (!get_uvarint(&r, &u) || u > CHUNK_SEALED_MAX_SAMPLES)
+    return corrupt(err, errlen, "bad timestamp count", 0);
+  if (u > cap)
+    return ph_err(err, errlen, PH_EINVAL,
+                  "sealed chunk: %llu timestamps, room for %zu",
+                  (unsigned long long)u, cap);
+  *n = (size_t)u;
+  if (u == 0) {
+    if (r.pos != len) return corrupt(err, errlen, "trailing bytes", r.pos);
+    return 0;
+  }
+  if (r.pos >= len || (data[r.pos] & ~(unsigned)TS_COL_PACKED) != 0)
+    return corrupt(err, errlen, "bad timestamp codec", r.pos);
+  bool packed = data[r.pos++] & TS_COL_PACKED;
+  int rc = decode_ts(&r, packed, PACK_BLOCK2, (size_t)u, ts, err, errlen);
+  if (rc) return rc;
+  if (r.pos != len) return corrupt(err, errlen, "trailing bytes", r.pos);
+  return 0;
+}
+
+static int decode_planes(rd_t *r, unsigned codec, size_t n, double *v,
+                         char *err, size_t errlen) {
+  if (r->pos >= r->len) return corrupt(err, errlen, "missing plane mask", r->pos);
+  unsigned mask = r->p[r->pos++];
+  bool sparse = codec == CODEC_SPARSE_PLANES;
+  const uint8_t *bm = NULL;
+  size_t c = n; /* bytes in each low plane */
+  if (sparse) {
+    size_t nb = (n + 7) / 8;
+    if (r->len - r->pos < nb) return corrupt(err, errlen, "truncated plane bitmap", r->pos);
+    bm = r->p + r->pos;
+    r->pos += nb;
+    if ((n & 7) && (bm[nb - 1] >> (n & 7)))
+      return corrupt(err, errlen, "nonzero bitmap padding", r->pos - 1);
+    c = 0;
+    for (size_t j = 0; j < nb; j++) c += (size_t)__builtin_popcount(bm[j]);
+  }
+  const uint8_t *pl[8] = {0};
+  size_t need = 0;
+  for (unsigned p = 0; p < 8; p++) {
+    if (!(mask & (1u << p))) continue;
+    size_t cnt = sparse && p >= 2 ? c : n;
+    if (r->len - r->pos - need < cnt) return corrupt(err, errlen, "bad plane length", r->pos);
+    pl[p] = r->p + r->pos + need;
+    need += cnt;
+  }
+  if (r->len - r->pos != need) return corrupt(err, errlen, "bad plane length", r->pos);
+  uint64_t prev = 0;
+  size_t k = 0; /* index into the low planes */
+  for (size_t i = 0; i < n; i++) {
+    uint64_t w = 0;
+    bool low = !sparse || ((bm[i >> 3] >> (i & 7)) & 1);
+    size_t at = sparse ? k : i;
+    for (unsigned p = 0; p < 8; p++) {
+      if (!pl[p]) continue;
+      if (sparse && p >= 2) {
+        if (low) w |= (uint64_t)pl[p][at] << (56 - 8 * p);
+      } else {
+        w |= (uint64_t)pl[p][i] << (56 - 8 * p);
+      }
+    }
+    if (sparse && low) k++;
+    uint64_t b = codec != CODEC_DELTA_PLANES || i == 0 ? w : prev + unzigzag(w);
+    v[i] = bits_dbl(b);
+    prev = b;
+  }
+  r->pos = r->len;
+  return 0;
+}
+
+int chunk_sealed_decode_values(const uint8_t *data, size_t len, double *v,
+                               size_t n, char *err, size_t errlen) {
+  if (len < 1) return corrupt(err, errlen, "missing value codec", 0);
+  unsigned codec = data[0];
+  if (n == 0) {
+    if (codec != CODEC_XOR || len != 1) return corrupt(err, errlen, "data after empty column", 0);
+    return 0;
+  }
+  if (n > CHUNK_SEALED_MAX_SAMPLES) return corrupt(err, errlen, "bad sample count", 0);
+  rd_t r = {data, len, 1};
+  int rc;
+  switch (codec) {
+    case CODEC_XOR: rc = decode_xor(&r, n, v, err, errlen); break;
+    case CODEC_INT_DELTA:
+    case CODEC_INT_DOD: rc = decode_int(&r, codec, n, v, true, err, errlen); break;
+    case CODEC_DELTA_PLANES:
+    case CODEC_SPARSE_PLANES: rc = decode_planes(&r, codec, n, v, err, errlen); break;
+    default: return corrupt(err, errlen, "unknown value codec", 0);
+  }
+  if (rc) return rc;
+  if (r.pos != len) return corrupt(err, errlen, "trailing bytes", r.pos);
+  return 0;
 }

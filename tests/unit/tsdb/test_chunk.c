@@ -6,7 +6,9 @@
  * -0.0, subnormals, infinities) over extreme and irregular timestamps;
  * decoders are fed every truncation and random byte flips of valid
  * encodings, always from exact-size heap copies so AddressSanitizer sees any
- * read past the end.  bench_sizes prints bytes/sample for typical series
+ * read past the end; the same for the two columns of block format 2 (the
+ * timestamp and value columns, with the byte-plane codecs, the m*10^-K
+ * formula and the common divisor).  bench_sizes prints bytes/sample for typical series
  * (figures, not assertions).
  */
 #include <stdarg.h>
@@ -742,6 +744,248 @@ static void test_sealed_corrupt(void **state) {
   assert_int_equal(got, 0);
 }
 
+/* --- sealed columns (block format 2) ---------------------------------------- */
+
+/* Encodes the two columns, decodes each from an exact-size copy, compares;
+ * returns the value column's first two bytes (codec, int section byte). */
+static unsigned cols_roundtrip(const int64_t *ts, const double *v, size_t n, int level) {
+  chunk_sealed_enc_t *e = chunk_sealed_enc_new(level);
+  strbuf_t tc = STRBUF_INIT, vc = STRBUF_INIT;
+  strbuf_append(&vc, "y", 1); /* the encoder appends */
+  assert_int_equal(chunk_sealed_encode_ts(e, ts, n, &tc), 0);
+  assert_int_equal(chunk_sealed_encode_values(e, v, n, &vc), 0);
+  uint8_t *tcopy = dup_bytes(tc.data, tc.len);
+  uint8_t *vcopy = dup_bytes(vc.data + 1, vc.len - 1);
+  size_t vlen = vc.len - 1;
+  int64_t *dts = malloc((n ? n : 1) * sizeof *dts);
+  double *dv = malloc((n ? n : 1) * sizeof *dv);
+  char err[128] = "";
+  size_t got = 999;
+  int rc = chunk_sealed_decode_ts(tcopy, tc.len, dts, n, &got, err, sizeof err);
+  if (rc) fprintf(stderr, "decode ts: %s\n", err);
+  assert_int_equal(rc, 0);
+  assert_int_equal(got, n);
+  rc = chunk_sealed_decode_values(vcopy, vlen, dv, n, err, sizeof err);
+  if (rc) fprintf(stderr, "decode values: %s\n", err);
+  assert_int_equal(rc, 0);
+  for (size_t i = 0; i < n; i++) {
+    assert_true(dts[i] == ts[i]);
+    if (bits(dv[i]) != bits(v[i]))
+      fail_msg("value %zu: %016llx != %016llx", i, (unsigned long long)bits(dv[i]),
+               (unsigned long long)bits(v[i]));
+  }
+  unsigned head = vcopy[0] | (vlen > 1 ? (unsigned)vcopy[1] << 8 : 0);
+  if (n > 0) { /* one timestamp too many for the room given */
+    rc = chunk_sealed_decode_ts(tcopy, tc.len, dts, n - 1, &got, NULL, 0);
+    assert_int_equal(rc, PH_EINVAL);
+  }
+  free(dts);
+  free(dv);
+  free(tcopy);
+  free(vcopy);
+  strbuf_free(&tc);
+  strbuf_free(&vc);
+  chunk_sealed_enc_free(e);
+  return head;
+}
+
+static void test_columns_roundtrip(void **state) {
+  (void)state;
+  enum { N = 500 };
+  int64_t ts[N];
+  double v[N] = {0};
+  for (size_t i = 0; i < N; i++) ts[i] = 1700000000000 + (int64_t)i * 15000 + (int64_t)(rnd() % 4);
+  cols_roundtrip(ts, v, 0, 3);
+  for (int level = 0; level <= 3; level += 3) {
+    /* m * 10^-2: the multiplying formula */
+    for (size_t i = 0; i < N; i++) v[i] = (double)(i * 37 + 1000000) * 0.01;
+    unsigned h = cols_roundtrip(ts, v, N, level);
+    assert_true((h & 0xff) == 1 || (h & 0xff) == 2);
+    assert_true(h & 0x2000); /* INT_MUL */
+    /* multiples of 4096: a common divisor */
+    for (size_t i = 0; i < N; i++) v[i] = 4096.0 * (double)(rnd() % 100000);
+    h = cols_roundtrip(ts, v, N, level);
+    assert_true((h & 0xff) == 1 || (h & 0xff) == 2);
+    assert_true(h & 0x4000); /* INT_GCD */
+    /* m / 10^3 with an escaped edge value */
+    for (size_t i = 0; i < N; i++) v[i] = (double)(rnd() % 100000) / 1000.0;
+    v[3] = from_bits(TSDB_STALE_NAN_BITS);
+    h = cols_roundtrip(ts, v, N, level);
+    assert_true((h & 0xff) == 1 || (h & 0xff) == 2);
+    /* full precision noise: byte planes (or XOR without zstd) */
+    for (size_t i = 0; i < N; i++) v[i] = 1e-4 * rnd_unit() * (rnd() % 4 == 0 ? 0 : 1);
+    h = cols_roundtrip(ts, v, N, level);
+    if (level > 0) assert_true((h & 0xff) == 3 || (h & 0xff) == 4);
+    /* every edge value, among noise and among integers */
+    for (size_t k = 0; k < N_EDGE; k++) {
+      for (size_t i = 0; i < N; i++) v[i] = k % 2 ? rnd_unit() : (double)(i % 7);
+      v[k] = v[N - 1 - k] = from_bits(edge_bits[k]);
+      cols_roundtrip(ts, v, N, level);
+      cols_roundtrip(ts, v, 1 + k % 3, level);
+    }
+    /* all edge values in a row, in the byte planes */
+    for (size_t i = 0; i < N; i++) v[i] = from_bits(edge_bits[i % N_EDGE]);
+    cols_roundtrip(ts, v, N, level);
+  }
+  /* timestamps over the whole int64 range, and short series */
+  int64_t ts2[4] = {INT64_MIN, -1, 0, INT64_MAX};
+  double v2[4] = {0.5, 1.5, -2.25, 1e9};
+  for (size_t n = 1; n <= 4; n++) cols_roundtrip(ts2, v2, n, 3);
+  int64_t ts3[2] = {INT64_MIN, INT64_MAX};
+  cols_roundtrip(ts3, v2, 2, 0);
+  /* counters near the int64 limits: differences wrap */
+  for (size_t i = 0; i < N; i++) v[i] = i % 2 ? 9.0e18 : -9.0e18 + 4096.0 * (double)i;
+  cols_roundtrip(ts, v, N, 3);
+}
+
+static void test_columns_invalid_args(void **state) {
+  (void)state;
+  chunk_sealed_enc_t *e = chunk_sealed_enc_new(3);
+  strbuf_t out = STRBUF_INIT;
+  int64_t ts[3] = {1, 2, 2};
+  double v[3] = {1, 2, 3};
+  assert_int_equal(chunk_sealed_encode_ts(e, ts, 3, &out), PH_EINVAL);
+  assert_int_equal(chunk_sealed_encode_ts(e, ts, CHUNK_SEALED_MAX_SAMPLES + 1, &out),
+                   PH_EINVAL);
+  assert_int_equal(chunk_sealed_encode_values(e, v, CHUNK_SEALED_MAX_SAMPLES + 1, &out),
+                   PH_EINVAL);
+  assert_int_equal(out.len, 0);
+  strbuf_free(&out);
+  chunk_sealed_enc_free(e);
+}
+
+/* Truncations of a column are PH_ECORRUPT; byte flips give PH_ECORRUPT or
+ * some decoding, never an out-of-bounds read. */
+static void cols_corrupt(const int64_t *ts, const double *v, size_t n, int level, int rounds) {
+  chunk_sealed_enc_t *e = chunk_sealed_enc_new(level);
+  strbuf_t tc = STRBUF_INIT, vc = STRBUF_INIT;
+  assert_int_equal(chunk_sealed_encode_ts(e, ts, n, &tc), 0);
+  assert_int_equal(chunk_sealed_encode_values(e, v, n, &vc), 0);
+  int64_t *dts = malloc(n * sizeof *dts);
+  double *dv = malloc(n * sizeof *dv);
+  char err[160];
+  size_t got;
+  for (int col = 0; col < 2; col++) {
+    const strbuf_t *b = col ? &vc : &tc;
+    for (size_t cut = 0; cut < b->len; cut++) {
+      uint8_t *copy = dup_bytes(b->data, cut);
+      int rc = col ? chunk_sealed_decode_values(copy, cut, dv, n, err, sizeof err)
+                   : chunk_sealed_decode_ts(copy, cut, dts, n, &got, err, sizeof err);
+      if (rc != PH_ECORRUPT) fail_msg("column %d cut %zu of %zu: rc %d", col, cut, b->len, rc);
+      free(copy);
+    }
+    /* one byte too many */
+    uint8_t *longer = malloc(b->len + 1);
+    memcpy(longer, b->data, b->len);
+    longer[b->len] = 0;
+    int rc = col ? chunk_sealed_decode_values(longer, b->len + 1, dv, n, err, sizeof err)
+                 : chunk_sealed_decode_ts(longer, b->len + 1, dts, n, &got, err, sizeof err);
+    assert_int_equal(rc, PH_ECORRUPT);
+    free(longer);
+    for (int round = 0; round < rounds; round++) {
+      uint8_t *copy = dup_bytes(b->data, b->len);
+      int flips = 1 + (int)(rnd() % 3);
+      for (int f = 0; f < flips; f++) {
+        size_t at = rnd() % b->len;
+        if (rnd() % 2) copy[at] ^= (uint8_t)(1u << (rnd() % 8));
+        else copy[at] = (uint8_t)rnd();
+      }
+      rc = col ? chunk_sealed_decode_values(copy, b->len, dv, n, err, sizeof err)
+               : chunk_sealed_decode_ts(copy, b->len, dts, n, &got, err, sizeof err);
+      assert_true(rc == 0 || rc == PH_ECORRUPT || rc == PH_EINVAL);
+      if (rc == 0 && col == 0) assert_true(got <= n);
+      free(copy);
+    }
+  }
+  free(dts);
+  free(dv);
+  strbuf_free(&tc);
+  strbuf_free(&vc);
+  chunk_sealed_enc_free(e);
+}
+
+static void test_columns_corrupt(void **state) {
+  (void)state;
+  enum { N = 300 };
+  int64_t ts[N];
+  double v[N];
+  int64_t t = 1700000000000;
+  for (size_t i = 0; i < N; i++) ts[i] = t += 15000 + (int64_t)(rnd() % 21) - 10;
+  for (size_t i = 0; i < N; i++) v[i] = (double)(i * 7 + rnd() % 5) * 0.01;
+  v[9] = -0.0;
+  cols_corrupt(ts, v, N, 3, 800);
+  for (size_t i = 0; i < N; i++) v[i] = 4096.0 * (double)(rnd() % 1000);
+  cols_corrupt(ts, v, N, 3, 800);
+  for (size_t i = 0; i < N; i++) v[i] = rnd_unit();
+  cols_corrupt(ts, v, N, 0, 800); /* XOR */
+  cols_corrupt(ts, v, N, 3, 800); /* byte planes */
+  cols_corrupt(ts, v, 1, 3, 100);
+
+  /* Garbage of every small length, both column kinds. */
+  int64_t dts[64];
+  double dv[64];
+  size_t got;
+  for (int round = 0; round < 3000; round++) {
+    size_t len = rnd() % 48;
+    uint8_t *g = malloc(len ? len : 1);
+    for (size_t i = 0; i < len; i++) g[i] = (uint8_t)rnd();
+    if (len && round % 2) g[0] &= 0x07; /* a plausible codec byte */
+    int rc = chunk_sealed_decode_values(g, len, dv, 1 + (size_t)(rnd() % 64), NULL, 0);
+    assert_true(rc == 0 || rc == PH_ECORRUPT);
+    rc = chunk_sealed_decode_ts(g, len, dts, 64, &got, NULL, 0);
+    assert_true(rc == 0 || rc == PH_ECORRUPT || rc == PH_EINVAL);
+    free(g);
+  }
+  /* Specific malformed columns. */
+  static const uint8_t unknown_codec[] = {0x07, 0x00};
+  assert_int_equal(chunk_sealed_decode_values(unknown_codec, 2, dv, 1, NULL, 0), PH_ECORRUPT);
+  assert_int_equal(chunk_sealed_decode_values(unknown_codec, 0, dv, 1, NULL, 0), PH_ECORRUPT);
+  /* planes: mask says 1 plane, 2 values, only 1 byte */
+  static const uint8_t short_plane[] = {0x03, 0x01, 0xaa};
+  assert_int_equal(chunk_sealed_decode_values(short_plane, 3, dv, 2, NULL, 0), PH_ECORRUPT);
+  static const uint8_t ok_delta[] = {0x03, 0x01, 0x3f, 0x40};
+  assert_int_equal(chunk_sealed_decode_values(ok_delta, 4, dv, 2, NULL, 0), 0);
+  assert_true(bits(dv[0]) == 0x3f00000000000000u && bits(dv[1]) == 0x5f00000000000000u);
+  /* sparse planes: planes 0 and 2, only word 1 has a low part */
+  static const uint8_t ok_sparse[] = {0x04, 0x05, 0x02, 0x3f, 0x40, 0x11};
+  assert_int_equal(chunk_sealed_decode_values(ok_sparse, 6, dv, 2, NULL, 0), 0);
+  assert_true(bits(dv[0]) == 0x3f00000000000000u && bits(dv[1]) == 0x4000110000000000u);
+  static const uint8_t sparse_pad[] = {0x04, 0x05, 0x06, 0x3f, 0x40, 0x11};
+  assert_int_equal(chunk_sealed_decode_values(sparse_pad, 6, dv, 2, NULL, 0), PH_ECORRUPT);
+  static const uint8_t sparse_short[] = {0x04, 0x05, 0x03, 0x3f, 0x40, 0x11};
+  assert_int_equal(chunk_sealed_decode_values(sparse_short, 6, dv, 2, NULL, 0), PH_ECORRUPT);
+  static const uint8_t sparse_no_bitmap[] = {0x04, 0x01};
+  assert_int_equal(chunk_sealed_decode_values(sparse_no_bitmap, 2, dv, 9, NULL, 0),
+                   PH_ECORRUPT);
+  /* int: common divisor flag with G = 0 and G = 1 */
+  static const uint8_t gcd0[] = {0x01, 0x40, 0x00, 0x00, 0x02, 0x02};
+  assert_int_equal(chunk_sealed_decode_values(gcd0, 6, dv, 2, NULL, 0), PH_ECORRUPT);
+  static const uint8_t gcd1[] = {0x01, 0x40, 0x01, 0x00, 0x02, 0x02};
+  assert_int_equal(chunk_sealed_decode_values(gcd1, 6, dv, 2, NULL, 0), PH_ECORRUPT);
+  static const uint8_t gcd3[] = {0x01, 0x40, 0x03, 0x00, 0x02, 0x02};
+  assert_int_equal(chunk_sealed_decode_values(gcd3, 6, dv, 2, NULL, 0), 0);
+  assert_true(dv[0] == 1.0 && dv[1] == 4.0);
+  /* the v2-only int flags are invalid in a version-1 encoding */
+  static const uint8_t v1_gcd[] = {0x01, 0x02, 0x00, 0x00, 0x02, 0x40, 0x03, 0x00, 0x02, 0x02};
+  assert_int_equal(chunk_sealed_decode(v1_gcd, sizeof v1_gcd, dts, dv, 64, &got, NULL, 0),
+                   PH_ECORRUPT);
+  /* empty columns */
+  static const uint8_t empty_v[] = {0x00};
+  assert_int_equal(chunk_sealed_decode_values(empty_v, 1, dv, 0, NULL, 0), 0);
+  static const uint8_t empty_v_junk[] = {0x00, 0x00};
+  assert_int_equal(chunk_sealed_decode_values(empty_v_junk, 2, dv, 0, NULL, 0), PH_ECORRUPT);
+  static const uint8_t empty_t[] = {0x00};
+  assert_int_equal(chunk_sealed_decode_ts(empty_t, 1, dts, 64, &got, NULL, 0), 0);
+  assert_int_equal(got, 0);
+  static const uint8_t bad_ts_codec[] = {0x02, 0x02, 0x00, 0x02};
+  assert_int_equal(chunk_sealed_decode_ts(bad_ts_codec, 4, dts, 64, &got, NULL, 0),
+                   PH_ECORRUPT);
+  static const uint8_t ts_not_increasing[] = {0x02, 0x00, 0x02, 0x00};
+  assert_int_equal(chunk_sealed_decode_ts(ts_not_increasing, 4, dts, 64, &got, NULL, 0),
+                   PH_ECORRUPT);
+}
+
+
 /* --- sizes ------------------------------------------------------------------ */
 
 typedef struct {
@@ -844,6 +1088,9 @@ int main(void) {
       cmocka_unit_test(test_sealed_small),
       cmocka_unit_test(test_sealed_invalid_args),
       cmocka_unit_test(test_sealed_corrupt),
+      cmocka_unit_test(test_columns_roundtrip),
+      cmocka_unit_test(test_columns_invalid_args),
+      cmocka_unit_test(test_columns_corrupt),
       cmocka_unit_test(test_bench_sizes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

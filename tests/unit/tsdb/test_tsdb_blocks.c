@@ -2,7 +2,10 @@
  * test_tsdb_blocks.c - blocks: the head cut into blocks, queries across
  * blocks and head, restart with blocks and a checkpointed WAL, compaction,
  * retention by time and size, corrupt blocks moved aside, leftovers of
- * crashed writes cleaned up, bytes per sample of the sealed encoding.
+ * crashed writes cleaned up, bytes per sample of the sealed encoding;
+ * chunks file format 2 (shared timestamp columns, compressed pages) bit
+ * for bit through cut, restart and compaction, a damaged page table, and a
+ * format-1 block (fixtures/v1-block, written by the old code) still read.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -372,6 +375,201 @@ static void test_delete_clean_snapshot(void **state) {
   free(dir);
 }
 
+/* --- block format 2: shared timestamps, pages; format 1 still read -------- */
+
+/* The values of the format-1 fixture (tests/unit/tsdb/fixtures/v1-block,
+ * written by the format-1 code from the same formulas): series s at step i. */
+static double fx_value(int s, int i) {
+  static const uint64_t sp[] = {0x7ff0000000000002ull, 0x8000000000000000ull,
+                                0x7ff0000000000000ull, 0xfff0000000000000ull,
+                                0x0000000000000001ull, 0x7ff8dead0000beefull,
+                                0x3ff0000000000001ull};
+  switch (s) {
+    case 0: return (double)(i * 3);
+    case 1: return 20.0 + (double)(i % 17) / 4.0;
+    case 2:
+      if (i % 5 == 0) {
+        double d;
+        memcpy(&d, &sp[(i / 5) % 7], 8);
+        return d;
+      }
+      return ((double)((i * 7919) % 1000) - 500.0) / 7.0;
+    default: return (double)i * 0.001;
+  }
+}
+
+static int64_t fx_time(int s, int i) {
+  return 1700000000000LL + (int64_t)i * 1000 + (s == 3 ? 0 : (i * 7) % 5);
+}
+
+static void check_fixture_series(tsdb_t *db, int s) {
+  static const char *names[] = {"fx_counter", "fx_decimal", "fx_special", "fx_long"};
+  int want = s == 3 ? 9000 : 300;
+  int64_t *ts = malloc(9100 * sizeof(int64_t));
+  double *vs = malloc(9100 * sizeof(double));
+  long n = tu_read(db, "__name__", names[s], INT64_MIN, INT64_MAX, ts, vs, 9100);
+  assert_int_equal(n, want);
+  for (int i = 0; i < want; i++) {
+    double w = fx_value(s, i);
+    if (ts[i] != fx_time(s, i) || memcmp(&vs[i], &w, 8) != 0)
+      fail_msg("%s sample %d: t=%lld v=%.17g", names[s], i, (long long)ts[i], vs[i]);
+  }
+  free(ts);
+  free(vs);
+}
+
+static void test_read_format1_fixture(void **state) {
+  (void)state;
+  const char *src = getenv("PHAROS_SOURCE_DIR");
+  char fix[4200];
+  snprintf(fix, sizeof fix, "%s/tests/unit/tsdb/fixtures/v1-block", src ? src : ".");
+  if (access(fix, F_OK) != 0) fail_msg("fixture %s not found", fix);
+  char *dir = tu_tempdir();
+  char cmd[9000];
+  snprintf(cmd, sizeof cmd, "cp -r '%s'/. '%s'/", fix, dir);
+  assert_int_equal(system(cmd), 0);
+  tsdb_t *db = open_db(dir, 0, 0);
+  tsdb_block_info_t *info;
+  size_t nb;
+  tsdb_blocks_info(db, &info, &nb);
+  assert_int_equal(nb, 1);
+  tsdb_blocks_info_free(info);
+  for (int s = 0; s < 4; s++) check_fixture_series(db, s);
+  /* rewriting it (dropping a deleted series) writes format 2 with the
+   * same samples */
+  tsdb_matcher_t m = {TSDB_MATCH_EQ, "__name__", "fx_decimal"};
+  char err[512];
+  assert_int_equal(tsdb_delete_series(db, &m, 1, INT64_MIN, INT64_MAX, err, sizeof err), 0);
+  assert_int_equal(tsdb_clean_tombstones(db, err, sizeof err), 0);
+  tsdb_blocks_info(db, &info, &nb);
+  assert_int_equal(nb, 1);
+  char path[4200], magic[8];
+  snprintf(path, sizeof path, "%s/%s/chunks", dir, info[0].id);
+  tsdb_blocks_info_free(info);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  assert_int_equal(fread(magic, 1, 8, f), 8);
+  fclose(f);
+  assert_memory_equal(magic, "PHCHUNK2", 8);
+  int64_t t1[4];
+  double v1[4];
+  assert_int_equal(tu_read(db, "__name__", "fx_decimal", INT64_MIN, INT64_MAX, t1, v1, 4), 0);
+  for (int s = 0; s < 4; s += s == 0 ? 2 : 1) check_fixture_series(db, s);
+  tsdb_close(db);
+  tu_rmrf(dir);
+  free(dir);
+}
+
+/* Many series, most sharing their timestamps (one "target"), some not,
+ * with every kind of value, through a cut, a restart and a compaction. */
+static void test_format2_shared_timestamps(void **state) {
+  (void)state;
+  char *dir = tu_tempdir();
+  tsdb_t *db = open_db(dir, 0, 0);
+  enum { NS = 24, STEPS = 3 * 240 + 17 };
+  static const uint64_t sp[] = {0x7ff0000000000002ull, 0x8000000000000000ull,
+                                0x7ff0000000000000ull, 0xfff0000000000000ull,
+                                0x000fffffffffffffull, 0x7ff8000000000123ull};
+  labels_t *ls[NS];
+  for (int s = 0; s < NS; s++) {
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", s);
+    ls[s] = tu_labels("__name__", "m", "s", buf, "job", "j", NULL);
+  }
+  uint64_t r = 12345;
+  double *want = malloc((size_t)NS * STEPS * sizeof(double));
+  int64_t *wt = malloc((size_t)NS * STEPS * sizeof(int64_t));
+  for (int j = 0; j < STEPS; j++) {
+    tsdb_appender_t *a = tsdb_appender_new(db);
+    int64_t base = (int64_t)j * STEP + (j * 13) % 7; /* jittered, shared */
+    for (int s = 0; s < NS; s++) {
+      r = r * 6364136223846793005ull + 1442695040888963407ull;
+      double v;
+      switch (s % 6) {
+        case 0: v = (double)(j * 4096); break;
+        case 1: v = (double)(r >> 11) / 9007199254740992.0; break; /* full precision */
+        case 2: v = (double)j * 0.01; break;                      /* m * 10^-2 */
+        case 3: v = (double)j / 100.0; break;                     /* m / 10^2 */
+        case 4: memcpy(&v, &sp[(r >> 7) % 6], 8); break;
+        default: v = 42; break;
+      }
+      int64_t t = s < NS - 3 ? base : base + s; /* the last three differ */
+      want[s * STEPS + j] = v;
+      wt[s * STEPS + j] = t;
+      assert_int_equal(tsdb_append(a, ls[s], t, v, NULL), 0);
+    }
+    assert_int_equal(tsdb_appender_commit(a, NULL, 0), 0);
+  }
+  char err[512];
+  int64_t *ts = malloc(STEPS * sizeof(int64_t) + 8);
+  double *vs = malloc(STEPS * sizeof(double) + 8);
+  for (int round = 0; round < 3; round++) {
+    if (round == 1) { /* restart */
+      tsdb_close(db);
+      db = open_db(dir, 0, 0);
+    }
+    if (round == 2) { /* cut everything and compact */
+      for (int k = 0; k < 5; k++) assert_int_equal(tsdb_maintain(db, err, sizeof err), 0);
+    } else {
+      assert_int_equal(tsdb_maintain(db, err, sizeof err), 0);
+    }
+    for (int s = 0; s < NS; s++) {
+      char buf[16];
+      snprintf(buf, sizeof buf, "%d", s);
+      long n = tu_read(db, "s", buf, INT64_MIN, INT64_MAX, ts, vs, STEPS + 1);
+      assert_int_equal(n, STEPS);
+      for (int j = 0; j < STEPS; j++)
+        if (ts[j] != wt[s * STEPS + j] || memcmp(&vs[j], &want[s * STEPS + j], 8) != 0)
+          fail_msg("round %d series %d sample %d differs", round, s, j);
+    }
+  }
+  tsdb_block_info_t *info;
+  size_t nb;
+  tsdb_blocks_info(db, &info, &nb);
+  assert_true(nb >= 1);
+  tsdb_blocks_info_free(info);
+  for (int s = 0; s < NS; s++) labels_free(ls[s]);
+  free(want);
+  free(wt);
+  free(ts);
+  free(vs);
+  tsdb_close(db);
+  tu_rmrf(dir);
+  free(dir);
+}
+
+/* A damaged page table or trailer makes the block unreadable as a whole. */
+static void test_format2_bad_trailer(void **state) {
+  (void)state;
+  char *dir = tu_tempdir();
+  tsdb_t *db = open_db(dir, 0, 0);
+  fill(db, 2, 0, 3 * 240);
+  char err[512];
+  assert_int_equal(tsdb_maintain(db, err, sizeof err), 0);
+  tsdb_block_info_t *info;
+  size_t nb;
+  tsdb_blocks_info(db, &info, &nb);
+  assert_true(nb >= 1);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s/chunks", dir, info[0].id);
+  tsdb_blocks_info_free(info);
+  tsdb_close(db);
+  int fd = open(path, O_RDWR);
+  struct stat st;
+  assert_int_equal(fstat(fd, &st), 0);
+  unsigned char c;
+  off_t at = st.st_size - 20; /* inside the page table */
+  assert_int_equal(pread(fd, &c, 1, at), 1);
+  c ^= 0x01;
+  assert_int_equal(pwrite(fd, &c, 1, at), 1);
+  close(fd);
+  db = open_db(dir, 0, 0);
+  assert_int_equal(count_blocks(dir, ".corrupt"), 1);
+  tsdb_close(db);
+  tu_rmrf(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cut_query_restart),
@@ -381,6 +579,9 @@ int main(void) {
       cmocka_unit_test(test_corrupt_chunk_read),
       cmocka_unit_test(test_bytes_per_sample),
       cmocka_unit_test(test_delete_clean_snapshot),
+      cmocka_unit_test(test_read_format1_fixture),
+      cmocka_unit_test(test_format2_shared_timestamps),
+      cmocka_unit_test(test_format2_bad_trailer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
