@@ -59,6 +59,7 @@ static bool collector_enabled(const exporter_options_t *o, const char *name,
 exporter_t *exporter_new(const exporter_options_t *o, char *err,
                          size_t errlen) {
   exporter_t *e = ph_calloc(1, sizeof(*e));
+  exporter__fdcache_acquire();
   e->opts = exporter__options_copy(o);
   pthread_mutex_init(&e->mu, NULL);
   e->expo = expo_new();
@@ -115,6 +116,7 @@ void exporter_free(exporter_t *e) {
   pthread_mutex_destroy(&e->mu);
   exporter_options_free(e->opts);
   free(e);
+  exporter__fdcache_release();
 }
 
 size_t exporter_collectors(const exporter_t *e, const char *const **names) {
@@ -233,6 +235,7 @@ static void scrape(exporter_t *e, const bool *mask, exporter_format_t fmt,
     expo_write(e->expo, out);
   expo_reset(e->expo);
   arena_reset(e->ctx.arena);
+  if (mask == NULL) exporter__fdcache_sweep();
   pthread_mutex_unlock(&e->mu);
   atomic_fetch_sub(&e->in_flight, 1);
 }

@@ -167,6 +167,14 @@ char *ph_pathf(char *out, size_t n, const char *fmt, ...)
  * PH_EIO otherwise (err names the path). */
 int cc_read_file(collect_ctx_t *c, const char *path, char **data,
                  size_t *len);
+/* The descriptor cache behind cc_read_file and ph_read_* (util.c): every
+ * exporter holds it from exporter_new to exporter_free (the last release
+ * closes the descriptors); a full scrape ends with a sweep that closes
+ * what it did not read. */
+void exporter__fdcache_acquire(void);
+void exporter__fdcache_release(void);
+void exporter__fdcache_sweep(void);
+
 /* Reads a small (sysfs) file into out, trailing whitespace trimmed. */
 int ph_read_str(const char *path, char *out, size_t n);
 int ph_read_u64(const char *path, uint64_t *v);

@@ -2,8 +2,9 @@
  * filesystem.c - the filesystem collector: statfs(2) of every mount in
  * <procfs>/1/mountinfo (else self/mountinfo), as node_filesystem_*.
  *
- * A hung network mount must not hang the scrape: each statfs runs in its
- * own detached thread and the collector waits at most
+ * A hung network mount must not hang the scrape: each statfs runs in a
+ * stat worker thread (kept for later scrapes; another is started when none
+ * is idle, so a hung one never blocks the rest) and the collector waits at most
  * --collector.filesystem.mount-timeout for it (up to stat-workers at a
  * time).  A mount that times out is marked stuck and reported with
  * node_filesystem_device_error 1, device_error="mountpoint timeout" and
@@ -158,6 +159,7 @@ typedef struct fs_job {
   struct statfs st;
   int err;
   bool done, abandoned;
+  struct fs_job *next; /* in the work queue */
 } fs_job_t;
 
 static bool is_stuck(const char *mp) { /* g_mu held */
@@ -177,23 +179,75 @@ static void unstick(const char *mp) { /* g_mu held */
   }
 }
 
-static void *stat_thread(void *arg) {
-  fs_job_t *j = arg;
-  struct statfs st;
-  int r = statfs(j->path, &st);
-  int e = r == 0 ? 0 : errno;
+/* The stat workers: long-lived detached threads taking jobs from one
+ * queue, so a scrape creates no thread once there are enough of them.  A
+ * worker stuck in a hung statfs keeps its job; a new worker is started
+ * whenever the queue holds more jobs than there are idle workers. */
+static pthread_cond_t g_work_cv = PTHREAD_COND_INITIALIZER;
+static fs_job_t *g_qhead, *g_qtail; /* jobs not picked up yet */
+static size_t g_nqueued, g_idle;
+
+static void *stat_worker(void *arg) {
+  (void)arg;
   pthread_mutex_lock(&g_mu);
-  j->st = st;
-  j->err = e;
-  j->done = true;
-  if (j->abandoned) {
-    unstick(j->mountpoint);
-    free(j);
-  } else {
-    pthread_cond_broadcast(&g_cv);
+  for (;;) {
+    while (g_qhead == NULL) {
+      g_idle++;
+      pthread_cond_wait(&g_work_cv, &g_mu);
+      g_idle--;
+    }
+    fs_job_t *j = g_qhead;
+    g_qhead = j->next;
+    if (g_qhead == NULL) g_qtail = NULL;
+    g_nqueued--;
+    pthread_mutex_unlock(&g_mu);
+    struct statfs st;
+    int r = statfs(j->path, &st);
+    int e = r == 0 ? 0 : errno;
+    pthread_mutex_lock(&g_mu);
+    j->st = st;
+    j->err = e;
+    j->done = true;
+    if (j->abandoned) {
+      unstick(j->mountpoint);
+      free(j);
+    } else {
+      pthread_cond_broadcast(&g_cv);
+    }
   }
-  pthread_mutex_unlock(&g_mu);
   return NULL;
+}
+
+/* Queues j for a worker (g_mu held); starts one when none is idle.  When
+ * no thread can be started the job ends at once with EAGAIN. */
+static void submit(fs_job_t *j) {
+  j->next = NULL;
+  if (g_qtail) g_qtail->next = j;
+  else g_qhead = j;
+  g_qtail = j;
+  g_nqueued++;
+  if (g_nqueued <= g_idle) {
+    pthread_cond_signal(&g_work_cv);
+    return;
+  }
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024); /* statfs needs little */
+  int rc = pthread_create(&t, &attr, stat_worker, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc == 0) return;
+  /* take j back out of the queue */
+  fs_job_t **pp = &g_qhead, *prev = NULL;
+  while (*pp != NULL && *pp != j) prev = *pp, pp = &(*pp)->next;
+  if (*pp == j) {
+    *pp = j->next;
+    if (g_qtail == j) g_qtail = prev;
+    g_nqueued--;
+  }
+  j->done = true;
+  j->err = EAGAIN;
 }
 
 typedef struct mount {
@@ -331,15 +385,7 @@ static int filesystem_collect(collect_ctx_t *c, void *state) {
       else
         ph_path_join(j->path, sizeof(j->path), c->rootfs, x->mountpoint);
       snprintf(j->mountpoint, sizeof(j->mountpoint), "%s", x->mountpoint);
-      pthread_t t;
-      pthread_attr_t attr;
-      pthread_attr_init(&attr);
-      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-      if (pthread_create(&t, &attr, stat_thread, j) != 0) {
-        j->done = true;
-        j->err = EAGAIN;
-      }
-      pthread_attr_destroy(&attr);
+      submit(j);
       x->job = j;
       running++;
     }

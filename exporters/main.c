@@ -6,14 +6,15 @@
  * /metrics, content type text/plain; version=0.0.4) plus a landing page on
  * every --web.listen-address.  node_exporter's `collect[]` / `exclude[]`
  * query parameters select collectors per request.  The Accept header
- * chooses text 0.0.4 or OpenMetrics 1.0.0 (exporter_negotiate); common/
- * httpd gzips the body when the client accepts gzip.  SIGTERM and SIGINT are
- * blocked in every thread and taken with sigwait() in the main thread, which
- * then stops the servers and frees everything.
+ * chooses text 0.0.4 or OpenMetrics 1.0.0 (exporter_negotiate); the
+ * exporter's own server (http.c) gzips the body when the client accepts
+ * gzip.  The main thread runs that server's poll loop and each scrape.
+ * SIGTERM and SIGINT are blocked in every thread and read from a signalfd
+ * in the same poll set; the loop then returns and everything is freed.
  */
 #include "exporter.h"
 
-#include "httpd.h"
+#include "exporter_http.h"
 #include "log.h"
 #include "mem.h"
 #include "ph_error.h"
@@ -24,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #define PROG "pharos-exporter"
 
@@ -32,67 +36,72 @@ typedef struct app {
   const char *telemetry_path;
 } app_t;
 
-static void handle_metrics(httpd_req_t *r, void *ud) {
-  app_t *a = ud;
-  strbuf_t body = STRBUF_INIT;
+static int handle_metrics(app_t *a, exporter_http_req_t *r, strbuf_t *body,
+                          const char **ctype) {
   const char *const *collect = NULL, *const *exclude = NULL;
-  size_t nc = httpd_req_params(r, "collect[]", &collect);
-  size_t nx = httpd_req_params(r, "exclude[]", &exclude);
-  int status = 200;
-  const char *ctype;
+  size_t nc = exporter_http_req_params(r, "collect[]", &collect);
+  const char **sel_c = NULL;
+  if (nc > 0) { /* copy: the next call reuses the value array */
+    sel_c = ph_calloc(nc, sizeof(char *));
+    memcpy(sel_c, collect, nc * sizeof(char *));
+  }
+  size_t nx = exporter_http_req_params(r, "exclude[]", &exclude);
   exporter_format_t fmt =
-      exporter_negotiate(httpd_req_header(r, "Accept"), &ctype);
+      exporter_negotiate(exporter_http_req_header(r, "Accept"), ctype);
   if (nc == 0 && nx == 0) {
-    exporter_collect_as(a->exp, fmt, NULL, 0, &body, NULL, 0);
+    exporter_collect_as(a->exp, fmt, NULL, 0, body, NULL, 0);
+    exporter_note_request(a->exp, 200);
+    return 200;
+  }
+  /* names to run: collect[] (or all enabled) minus exclude[] */
+  const char *const *all;
+  size_t nall = exporter_collectors(a->exp, &all);
+  const char **sel = ph_calloc(nall + nc + 1, sizeof(char *));
+  size_t ns = 0;
+  char err[256] = "";
+  int rc = 0;
+  if (nc > 0 && nx > 0) {
+    rc = ph_err(err, sizeof(err), PH_EINVAL,
+                "Couldn't create filtered metrics handler: "
+                "cannot use both collect[] and exclude[]");
+  } else if (nc > 0) {
+    for (size_t i = 0; i < nc; i++) sel[ns++] = sel_c[i];
   } else {
-    /* names to run: collect[] (or all enabled) minus exclude[] */
-    const char *const *all;
-    size_t nall = exporter_collectors(a->exp, &all);
-    const char **sel = ph_calloc(nall + nc + 1, sizeof(char *));
-    size_t ns = 0;
-    char err[256] = "";
-    int rc = 0;
-    if (nc > 0 && nx > 0) {
-      rc = ph_err(err, sizeof(err), PH_EINVAL,
-                  "Couldn't create filtered metrics handler: "
-                  "cannot use both collect[] and exclude[]");
-    } else if (nc > 0) {
-      for (size_t i = 0; i < nc; i++) sel[ns++] = collect[i];
-    } else {
-      for (size_t i = 0; i < nall; i++) {
-        bool drop = false;
-        for (size_t k = 0; k < nx; k++)
-          if (strcmp(all[i], exclude[k]) == 0) drop = true;
-        if (!drop) sel[ns++] = all[i];
-      }
-    }
-    if (rc == 0)
-      rc = exporter_collect_as(a->exp, fmt, sel, ns, &body, err, sizeof(err));
-    free(sel);
-    if (rc < 0) {
-      log_warn("Couldn't create filtered metrics handler", "err", err);
-      strbuf_reset(&body);
-      strbuf_printf(&body, "Couldn't create %s\n", err);
-      status = 400;
-      httpd_respond_strbuf(r, status, "text/plain; charset=utf-8", &body);
-      strbuf_free(&body);
-      return;
+    for (size_t i = 0; i < nall; i++) {
+      bool drop = false;
+      for (size_t k = 0; k < nx; k++)
+        if (strcmp(all[i], exclude[k]) == 0) drop = true;
+      if (!drop) sel[ns++] = all[i];
     }
   }
-  httpd_respond_strbuf(r, status, ctype, &body);
-  strbuf_free(&body);
-  exporter_note_request(a->exp, status);
+  if (rc == 0)
+    rc = exporter_collect_as(a->exp, fmt, sel, ns, body, err, sizeof(err));
+  free(sel);
+  free(sel_c);
+  if (rc < 0) {
+    log_warn("Couldn't create filtered metrics handler", "err", err);
+    strbuf_reset(body);
+    strbuf_printf(body, "Couldn't create %s\n", err);
+    *ctype = "text/plain; charset=utf-8";
+    return 400;
+  }
+  exporter_note_request(a->exp, 200);
+  return 200;
 }
 
-static void handle_landing(httpd_req_t *r, void *ud) {
+static int handle(exporter_http_req_t *r, void *ud, strbuf_t *body,
+                  const char **ctype) {
   app_t *a = ud;
-  if (strcmp(httpd_req_path(r), "/") != 0) {
-    static const char nf[] = "404 page not found\n";
-    httpd_respond(r, 404, "text/plain; charset=utf-8", nf, sizeof(nf) - 1);
-    return;
+  const char *path = exporter_http_req_path(r);
+  if (strcmp(path, a->telemetry_path) == 0)
+    return handle_metrics(a, r, body, ctype);
+  *ctype = "text/plain; charset=utf-8";
+  if (strcmp(path, "/") != 0) {
+    strbuf_puts(body, "404 page not found\n");
+    return 404;
   }
-  strbuf_t b = STRBUF_INIT;
-  strbuf_printf(&b,
+  *ctype = "text/html; charset=UTF-8";
+  strbuf_printf(body,
                 "<!DOCTYPE html>\n<html>\n<head>\n"
                 "<meta charset=\"UTF-8\">\n<title>Node Exporter</title>\n"
                 "<style>body{font-family:sans-serif;margin:2em}</style>\n"
@@ -101,8 +110,7 @@ static void handle_landing(httpd_req_t *r, void *ud) {
                 "<ul><li><a href=\"%s\">Metrics</a></li></ul>\n"
                 "</body>\n</html>\n",
                 PHAROS_VERSION, a->telemetry_path);
-  httpd_respond_strbuf(r, 200, "text/html; charset=UTF-8", &b);
-  strbuf_free(&b);
+  return 200;
 }
 
 int main(int argc, char **argv) {
@@ -168,35 +176,39 @@ int main(int argc, char **argv) {
   const char *const *addrs;
   /* the last value wins for scalars; the list for repeatable flags */
   size_t naddr = exporter_options_get_all(o, "web.listen-address", &addrs);
-  httpd_t **srv = ph_calloc(naddr + 1, sizeof(*srv));
+  exporter_http_t *srv = exporter_http_new(handle, &app, NULL);
   int status = 0;
   for (size_t i = 0; i < naddr; i++) {
-    srv[i] = httpd_new(NULL);
-    httpd_route(srv[i], "GET", app.telemetry_path, handle_metrics, &app);
-    httpd_route(srv[i], "GET", "/*", handle_landing, &app);
-    if (httpd_start(srv[i], addrs[i], err, sizeof(err)) < 0) {
+    int port = exporter_http_listen(srv, addrs[i], err, sizeof(err));
+    if (port < 0) {
       log_error("Error starting HTTP server", "err", err);
       status = 1;
       break;
     }
-    char bound[300], port[16];
-    snprintf(port, sizeof(port), "%d", httpd_port(srv[i]));
+    char bound[300];
     const char *colon = strrchr(addrs[i], ':');
     int hl = colon ? (int)(colon - addrs[i]) : 0;
     if (hl == 0)
-      snprintf(bound, sizeof(bound), "[::]:%s", port);
+      snprintf(bound, sizeof(bound), "[::]:%d", port);
     else
-      snprintf(bound, sizeof(bound), "%.*s:%s", hl, addrs[i], port);
+      snprintf(bound, sizeof(bound), "%.*s:%d", hl, addrs[i], port);
     log_info("Listening on", "address", bound);
   }
-  if (status == 0) {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    log_info("Received signal, shutting down",
-             "signal", sig == SIGTERM ? "terminated" : "interrupt");
+  int sfd = status == 0 ? signalfd(-1, &sigs, SFD_CLOEXEC) : -1;
+  if (status == 0 && sfd < 0) {
+    log_error("signalfd failed", "err", strerror(errno));
+    status = 1;
   }
-  for (size_t i = 0; i < naddr; i++) httpd_free(srv[i]);
-  free(srv);
+  if (status == 0 && exporter_http_run(srv, sfd) < 0) status = 1;
+  if (sfd >= 0) {
+    struct signalfd_siginfo si;
+    memset(&si, 0, sizeof(si));
+    if (status == 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+      log_info("Received signal, shutting down", "signal",
+               si.ssi_signo == SIGTERM ? "terminated" : "interrupt");
+    close(sfd);
+  }
+  exporter_http_free(srv);
   exporter_free(exp);
   exporter_options_free(o);
   return status;

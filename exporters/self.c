@@ -13,14 +13,22 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* The boot time cannot change while we run, so /proc/stat (costly for
+ * the kernel to generate) is read for it once per process. */
 static double boot_time(collect_ctx_t *c) {
+  static _Atomic double cached;
+  double b = cached;
+  if (b != 0) return b;
   char *data, *line;
   size_t len;
   if (cc_read_file(c, "/proc/stat", &data, &len) < 0) return 0;
   while ((line = ph_next_line(&data)) != NULL) {
     if (ph_has_prefix(line, "btime ")) {
       double v;
-      if (ph_parse_double(ph_trim(line + 6), &v)) return v;
+      if (ph_parse_double(ph_trim(line + 6), &v)) {
+        cached = v;
+        return v;
+      }
     }
   }
   return 0;

@@ -7,6 +7,26 @@
  * file; the buffer doubles and is kept for the next file and scrape), so a
  * collector allocates nothing per file in steady state.  Sysfs attribute
  * helpers (ph_read_*) read into a small stack buffer.
+ *
+ * Descriptor cache.  Opening a /proc or /sys file costs more than reading
+ * it (path walk, symlinks under /sys/class, dentry and file setup), so both
+ * readers keep the descriptors of procfs and sysfs files open between
+ * scrapes and read them again with pread() at offset 0, which makes the
+ * kernel generate the content afresh (seq_file restarts at offset 0; sysfs
+ * attributes call their show() again) - one system call per small file
+ * instead of three.  Only files whose fstatfs() type is PROC_SUPER_MAGIC or
+ * SYSFS_MAGIC are kept (fixture trees and regular files are always opened
+ * anew), and not /proc/<pid>/ files (those come and go) except init's.  The
+ * cache is one hash table (path -> fd) under a mutex held across the read;
+ * it holds at most FDC_MAX entries and a quarter of RLIMIT_NOFILE.  An
+ * entry is dropped when a read fails with ENODEV/ENOENT/ESTALE/EBADF (the
+ * device went away), when a full scrape did not use it
+ * (exporter__fdcache_sweep, e.g. an interface that disappeared), and after
+ * FDC_MAX_AGE_MS, so a sysfs name that now means another object (a renamed
+ * network interface) is opened again within that time.  The last
+ * exporter_free closes everything (exporter__fdcache_release).
+ * cc_list_dir keeps directory descriptors the same way and lists them
+ * again after lseek(0) with getdents64 (no opendir/fstat/closedir).
  */
 #include "exporter_int.h"
 
@@ -23,6 +43,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CC_MAX_LABELS 32
@@ -84,7 +109,159 @@ char *cc_root(const collect_ctx_t *c, char *out, size_t n, const char *fmt,
 
 /* ---- reading ---- */
 
-static int read_fd_all(int fd, char **buf, size_t *cap, size_t *len) {
+#define FDC_MAX 1024
+#define FDC_MAX_AGE_MS (5 * 60 * 1000)
+
+typedef struct fdc_ent {
+  char *path;     /* owned; NULL for an empty slot */
+  uint64_t hash;
+  int fd;
+  uint32_t gen;   /* the sweep generation of the last use */
+  int64_t born;   /* monotonic ms of the open */
+} fdc_ent_t;
+
+static struct {
+  pthread_mutex_t mu;
+  fdc_ent_t *tab; /* open addressing, linear probing; cap a power of two */
+  size_t cap, n, max;
+  uint32_t gen;
+  int users;      /* exporters alive */
+} g_fdc = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t path_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* The slot of path, or the empty slot where it would go. */
+static fdc_ent_t *fdc_slot(const char *path, uint64_t h) {
+  size_t mask = g_fdc.cap - 1;
+  for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    fdc_ent_t *e = &g_fdc.tab[i];
+    if (e->path == NULL || (e->hash == h && strcmp(e->path, path) == 0))
+      return e;
+  }
+}
+
+/* Rebuilds the table without the entries keep() refuses (closing them). */
+static void fdc_rebuild(bool (*keep)(const fdc_ent_t *, int64_t), int64_t now) {
+  fdc_ent_t *old = g_fdc.tab;
+  size_t ocap = g_fdc.cap;
+  g_fdc.tab = ph_calloc(g_fdc.cap, sizeof(*g_fdc.tab));
+  g_fdc.n = 0;
+  for (size_t i = 0; i < ocap; i++) {
+    fdc_ent_t *e = &old[i];
+    if (e->path == NULL) continue;
+    if (keep == NULL || !keep(e, now)) {
+      close(e->fd);
+      free(e->path);
+      continue;
+    }
+    *fdc_slot(e->path, e->hash) = *e;
+    g_fdc.n++;
+  }
+  free(old);
+}
+
+static bool fdc_keep_fresh(const fdc_ent_t *e, int64_t now) {
+  return e->gen == g_fdc.gen && now - e->born < FDC_MAX_AGE_MS;
+}
+
+void exporter__fdcache_acquire(void) {
+  pthread_mutex_lock(&g_fdc.mu);
+  g_fdc.users++;
+  pthread_mutex_unlock(&g_fdc.mu);
+}
+
+void exporter__fdcache_release(void) {
+  pthread_mutex_lock(&g_fdc.mu);
+  if (--g_fdc.users <= 0 && g_fdc.tab != NULL) {
+    fdc_rebuild(NULL, 0);
+    free(g_fdc.tab);
+    g_fdc.tab = NULL;
+    g_fdc.cap = g_fdc.n = 0;
+    g_fdc.users = 0;
+  }
+  pthread_mutex_unlock(&g_fdc.mu);
+}
+
+void exporter__fdcache_sweep(void) {
+  pthread_mutex_lock(&g_fdc.mu);
+  if (g_fdc.tab != NULL) fdc_rebuild(fdc_keep_fresh, mono_ms());
+  g_fdc.gen++;
+  pthread_mutex_unlock(&g_fdc.mu);
+}
+
+/* Whether an open file may be kept: procfs or sysfs, not another
+ * process's /proc/<pid>/ (those come and go by the thousand). */
+static bool fdc_cacheable(int fd, const char *path) {
+  struct statfs sf;
+  if (fstatfs(fd, &sf) != 0) return false;
+  if (sf.f_type == SYSFS_MAGIC) return true;
+  if (sf.f_type != PROC_SUPER_MAGIC) return false;
+  for (const char *p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/'))
+    if (p[1] >= '0' && p[1] <= '9' && strncmp(p, "/1/", 3) != 0) return false;
+  return true;
+}
+
+/* Adds path -> fd (the table is locked); false when full. */
+static bool fdc_put(const char *path, uint64_t h, int fd) {
+  if (g_fdc.users <= 0) return false; /* no exporter to release it */
+  if (g_fdc.max == 0) {
+    struct rlimit rl;
+    size_t lim = FDC_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 4 < lim)
+      lim = (size_t)rl.rlim_cur / 4;
+    g_fdc.max = lim;
+  }
+  if (g_fdc.n >= g_fdc.max) return false;
+  if (g_fdc.tab == NULL || (g_fdc.n + 1) * 2 > g_fdc.cap) {
+    size_t ncap = g_fdc.cap ? g_fdc.cap * 2 : 256;
+    fdc_ent_t *old = g_fdc.tab;
+    size_t ocap = g_fdc.cap;
+    g_fdc.tab = ph_calloc(ncap, sizeof(*g_fdc.tab));
+    g_fdc.cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+      if (old[i].path != NULL) *fdc_slot(old[i].path, old[i].hash) = old[i];
+    free(old);
+  }
+  fdc_ent_t *e = fdc_slot(path, h);
+  e->path = ph_strdup(path);
+  e->hash = h;
+  e->fd = fd;
+  e->gen = g_fdc.gen;
+  e->born = mono_ms();
+  g_fdc.n++;
+  return true;
+}
+
+/* Removes the entry of path (the table is locked), closing its fd. */
+static void fdc_drop(fdc_ent_t *e) {
+  close(e->fd);
+  free(e->path);
+  e->path = NULL;
+  g_fdc.n--;
+  /* re-place the rest of the probe run (linear probing deletion) */
+  size_t mask = g_fdc.cap - 1;
+  size_t i = (size_t)(e - g_fdc.tab);
+  for (size_t j = (i + 1) & mask; g_fdc.tab[j].path != NULL; j = (j + 1) & mask) {
+    fdc_ent_t moved = g_fdc.tab[j];
+    g_fdc.tab[j].path = NULL;
+    *fdc_slot(moved.path, moved.hash) = moved;
+  }
+}
+
+/* Reads fd from offset 0 to the end into *buf (growing it, cap bytes);
+ * -errno on failure. */
+static int pread_all(int fd, char **buf, size_t *cap, size_t *len) {
   size_t used = 0;
   for (;;) {
     if (*cap - used < 2) {
@@ -92,7 +269,7 @@ static int read_fd_all(int fd, char **buf, size_t *cap, size_t *len) {
       *buf = ph_realloc(*buf, ncap);
       *cap = ncap;
     }
-    ssize_t r = read(fd, *buf + used, *cap - used - 1);
+    ssize_t r = pread(fd, *buf + used, *cap - used - 1, (off_t)used);
     if (r < 0) {
       if (errno == EINTR) continue;
       return -errno;
@@ -105,8 +282,116 @@ static int read_fd_all(int fd, char **buf, size_t *cap, size_t *len) {
   return 0;
 }
 
-static int open_err(const char *path) {
-  int e = errno;
+/* One pread of at most n - 1 bytes at offset 0 into out; -errno. */
+static int pread_once(int fd, char **out, size_t *n, size_t *len) {
+  ssize_t r;
+  do {
+    r = pread(fd, *out, *n - 1, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return -errno;
+  (*out)[r] = '\0';
+  *len = (size_t)r;
+  return 0;
+}
+
+/* What a reader gets: the buffer (grown when cap allows), and for
+ * directory listings the context whose arena takes the names. */
+typedef struct read_args {
+  char **buf;
+  size_t *cap;
+  size_t *len;
+  collect_ctx_t *c;
+  char ***names;
+  size_t *n;
+} read_args_t;
+
+typedef int (*reader_fn)(int fd, read_args_t *a);
+
+static int rd_all(int fd, read_args_t *a) {
+  return pread_all(fd, a->buf, a->cap, a->len);
+}
+
+static int rd_once(int fd, read_args_t *a) {
+  return pread_once(fd, a->buf, a->cap, a->len);
+}
+
+/* Lists the directory fd from its start (lseek 0 re-reads a kernfs or
+ * procfs directory afresh) into the arena.  -ESTALE when it has no entry
+ * but dot files: a cached descriptor of a removed directory looks like
+ * that, so the caller opens the path again. */
+static int rd_dir(int fd, read_args_t *a) {
+  char buf[8192] __attribute__((aligned(8)));
+  if (lseek(fd, 0, SEEK_SET) < 0) return -errno;
+  size_t cnt = 0, cap = 16;
+  char **v = arena_alloc(a->c->arena, cap * sizeof(char *));
+  ph_assert(v != NULL);
+  bool any = false;
+  for (;;) {
+    ssize_t r = getdents64(fd, buf, sizeof(buf));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (r == 0) break;
+    for (size_t off = 0; off < (size_t)r;) {
+      struct dirent64 *de = (struct dirent64 *)(void *)(buf + off);
+      off += de->d_reclen;
+      if (de->d_name[0] == '.') continue;
+      any = true;
+      if (cnt == cap) {
+        char **nv = arena_alloc(a->c->arena, cap * 2 * sizeof(char *));
+        ph_assert(nv != NULL);
+        memcpy(nv, v, cnt * sizeof(char *));
+        v = nv;
+        cap *= 2;
+      }
+      v[cnt++] = cc_strdup(a->c, de->d_name);
+    }
+  }
+  *a->names = v;
+  *a->n = cnt;
+  return any ? 0 : -ESTALE;
+}
+
+/* Reads path with rd through the descriptor cache.  Returns 0, or -errno
+ * with *opening telling whether open() or the read failed. */
+static int read_path(const char *path, reader_fn rd, read_args_t *args,
+                     bool *opening) {
+  uint64_t h = path_hash(path);
+  *opening = false;
+  pthread_mutex_lock(&g_fdc.mu);
+  if (g_fdc.tab != NULL) {
+    fdc_ent_t *e = fdc_slot(path, h);
+    if (e->path != NULL) {
+      e->gen = g_fdc.gen;
+      int rc = rd(e->fd, args);
+      if (rc == -ENODEV || rc == -ENOENT || rc == -ESTALE || rc == -EBADF ||
+          rc == -ENXIO) {
+        fdc_drop(e); /* gone: open the path again, once */
+      } else {
+        pthread_mutex_unlock(&g_fdc.mu);
+        return rc;
+      }
+    }
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    pthread_mutex_unlock(&g_fdc.mu);
+    *opening = true;
+    return -e;
+  }
+  int rc = rd(fd, args);
+  /* a file the kernel refuses to read now (EINVAL: the speed of a link
+   * that is down) is kept too; a vanished one is not */
+  bool gone = rc == -ENODEV || rc == -ENOENT || rc == -ESTALE || rc == -ENXIO ||
+              rc == -ENOTDIR;
+  if (gone || !fdc_cacheable(fd, path) || !fdc_put(path, h, fd)) close(fd);
+  pthread_mutex_unlock(&g_fdc.mu);
+  return rc;
+}
+
+static int open_err_code(int e, const char *path) {
   if (e == ENOENT || e == ENOTDIR) return PH_ENOTFOUND;
   log_debug("cannot open file", "path", path, "err", strerror(e));
   return PH_EIO;
@@ -123,19 +408,18 @@ int cc_fail(collect_ctx_t *c, int rc, const char *fmt, ...) {
   return rc;
 }
 
-/* open_err() plus the reason recorded in the context. */
-static int cc_open_err(collect_ctx_t *c, const char *path) {
-  int e = errno;
-  int rc = open_err(path);
+/* open_err_code() plus the reason recorded in the context. */
+static int cc_open_err(collect_ctx_t *c, const char *path, int e) {
+  int rc = open_err_code(e, path);
   return cc_fail(c, rc, "open %s: %s", path, strerror(e));
 }
 
 int cc_read_file(collect_ctx_t *c, const char *path, char **data,
                  size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return cc_open_err(c, path);
-  int rc = read_fd_all(fd, &c->buf, &c->bufcap, len);
-  close(fd);
+  bool opening;
+  read_args_t a = {.buf = &c->buf, .cap = &c->bufcap, .len = len};
+  int rc = read_path(path, rd_all, &a, &opening);
+  if (rc < 0 && opening) return cc_open_err(c, path, -rc);
   if (rc < 0) {
     log_debug("cannot read file", "path", path, "err", strerror(-rc));
     return cc_fail(c, PH_EIO, "read %s: %s", path, strerror(-rc));
@@ -163,19 +447,16 @@ char *cc_strdup(collect_ctx_t *c, const char *s) {
 }
 
 int ph_read_str(const char *path, char *out, size_t n) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return open_err(path);
-  ssize_t r;
-  do {
-    r = read(fd, out, n - 1);
-  } while (r < 0 && errno == EINTR);
-  int e = errno;
-  close(fd);
-  if (r < 0) {
-    log_debug("cannot read file", "path", path, "err", strerror(e));
+  bool opening;
+  size_t len = 0;
+  read_args_t a = {.buf = &out, .cap = &n, .len = &len};
+  int rc = read_path(path, rd_once, &a, &opening);
+  if (rc < 0 && opening) return open_err_code(-rc, path);
+  if (rc < 0) {
+    log_debug("cannot read file", "path", path, "err", strerror(-rc));
     return PH_EIO;
   }
-  out[r] = '\0';
+  size_t r = len;
   while (r > 0 && (out[r - 1] == '\n' || out[r - 1] == ' ' ||
                    out[r - 1] == '\t' || out[r - 1] == '\r'))
     out[--r] = '\0';
@@ -209,27 +490,13 @@ static int cmp_str(const void *a, const void *b) {
 
 int cc_list_dir(collect_ctx_t *c, const char *path, char ***names,
                 size_t *n) {
-  DIR *d = opendir(path);
-  if (d == NULL) return cc_open_err(c, path);
-  size_t cnt = 0, cap = 16;
-  char **v = arena_alloc(c->arena, cap * sizeof(char *));
-  ph_assert(v != NULL);
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.') continue;
-    if (cnt == cap) {
-      char **nv = arena_alloc(c->arena, cap * 2 * sizeof(char *));
-      ph_assert(nv != NULL);
-      memcpy(nv, v, cnt * sizeof(char *));
-      v = nv;
-      cap *= 2;
-    }
-    v[cnt++] = cc_strdup(c, de->d_name);
-  }
-  closedir(d);
-  qsort(v, cnt, sizeof(char *), cmp_str);
-  *names = v;
-  *n = cnt;
+  bool opening;
+  read_args_t a = {.c = c, .names = names, .n = n};
+  int rc = read_path(path, rd_dir, &a, &opening);
+  if (rc < 0 && (opening || rc == -ENOTDIR)) return cc_open_err(c, path, -rc);
+  if (rc == -ESTALE) return 0; /* empty */
+  if (rc < 0) return cc_fail(c, PH_EIO, "readdirent %s: %s", path, strerror(-rc));
+  qsort(*names, *n, sizeof(char *), cmp_str);
   return 0;
 }
 
