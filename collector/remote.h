@@ -5,13 +5,16 @@
  * Remote write.  The HTTP layer picks the message from the Content-Type
  * (remote_write_proto_from_content_type), checks Content-Encoding is
  * snappy, and hands the body to remote_write(), which:
- *   1. snappy-decodes the block into a per-request arena (budgeted: a
+ *   1. snappy-decodes the block into a reused per-request buffer (a
  *      decompressed length over the limit is refused before decoding);
- *   2. unpacks the protobuf with protobuf-c using an allocator backed by
- *      the same arena, so decoding allocates nothing per sample and all of
- *      it is released in one go;
+ *   2. walks the protobuf wire format of the whole message (remote_write.c),
+ *      indexing series, labels and samples as views into that buffer -
+ *      nothing is allocated per series or sample, and a malformed message
+ *      is refused before anything is stored;
  *   3. appends every valid series' float samples through ONE tsdb appender
- *      and commits once.
+ *      and commits once.  With a remote_write_cache_t (below), a series
+ *      whose label bytes were seen before is appended by its TSDB
+ *      reference, without building or validating its labels again.
  * Semantics follow Prometheus's storage/remote/write_handler.go with the
  * partial-write rule of remote write 2.0 applied to both versions: a series
  * with invalid labels (no or empty __name__, an empty or non-UTF-8 name, a
@@ -77,7 +80,39 @@ int remote_write_proto_from_content_type(const char *content_type,
                                          remote_write_proto_t *out, char *err,
                                          size_t errlen);
 
+/* The series cache: the bytes of a series' labels as they appear in
+ * requests (v1: the Label fields, raw; v2 or unusual v1 encodings: the
+ * resolved strings) -> the TSDB series reference.  Prometheus sends the
+ * same bytes for a series every time, so in the steady state a series is
+ * one hash and one lookup.  Only label sets that passed validation are
+ * stored.  A reference the TSDB no longer knows (the series was dropped
+ * from the head) makes the receiver fall back to the labels and store the
+ * new reference.  Bounded: a shard that reaches its share of max_series is
+ * emptied.  The cache also keeps a pool of per-request buffers, so
+ * steady-state requests do not allocate.  Thread-safe (sharded locks).
+ *
+ * Bound to one tsdb (references mean nothing elsewhere): remote_write
+ * ignores a cache made for another db.  Owned by its creator; free it
+ * after the last remote_write using it has returned. */
+typedef struct remote_write_cache remote_write_cache_t;
+
+/* max_series 0 = 1,048,576. */
+remote_write_cache_t *remote_write_cache_new(tsdb_t *db, size_t max_series);
+void remote_write_cache_free(remote_write_cache_t *c); /* NULL is fine */
+
+typedef struct remote_write_cache_stats {
+  uint64_t hits;          /* series appended by a cached reference */
+  uint64_t misses;        /* series looked up and not found */
+  uint64_t stale;         /* cached references the TSDB no longer knew */
+  uint64_t evictions;     /* entries dropped to stay within max_series */
+  uint64_t entries;       /* entries now */
+} remote_write_cache_stats_t;
+
+void remote_write_cache_stats(remote_write_cache_t *c,
+                              remote_write_cache_stats_t *st);
+
 typedef struct remote_write_opts {
+  remote_write_cache_t *cache; /* may be NULL: no cache, fresh buffers */
   size_t max_decoded_bytes; /* decompressed body limit; default 64 MiB */
   int64_t now_ms;           /* "now" for the future check; 0 = the clock */
   int64_t max_ahead_ms;     /* samples later than now+this are out of

@@ -1,6 +1,7 @@
 /*
  * remote_util.c - the helpers of remote_int.h: the arena-backed
- * protobuf-c allocator, snappy block encode/decode, UTF-8 validation and
+ * protobuf-c allocator, snappy block encode/decode (into an arena or a
+ * reused buffer), UTF-8 validation and
  * CRC32 Castagnoli (table-driven, reflected polynomial 0x82F63B78).
  */
 #include "remote_int.h"
@@ -9,6 +10,7 @@
 #include "ph_error.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <snappy-c.h>
 
 static void *pbc_alloc(void *data, size_t size) {
@@ -44,6 +46,29 @@ int remote__snappy_decode(arena_t *a, const void *in, size_t len, size_t max,
   if (snappy_uncompress(in, len, (char *)buf, &got) != SNAPPY_OK || got != n)
     return ph_err(err, errlen, PH_EPARSE, "snappy: corrupt input");
   *out = buf;
+  *outlen = got;
+  return 0;
+}
+
+int remote__snappy_decode_buf(const void *in, size_t len, size_t max,
+                              uint8_t **buf, size_t *cap, size_t *outlen,
+                              char *err, size_t errlen) {
+  size_t n;
+  if (snappy_uncompressed_length(in, len, &n) != SNAPPY_OK)
+    return ph_err(err, errlen, PH_EPARSE, "snappy: corrupt input");
+  if (n > max)
+    return ph_err(err, errlen, PH_ELIMIT,
+                  "decompressed body of %zu bytes exceeds the limit of %zu bytes",
+                  n, max);
+  if (n + 1 > *cap) {
+    /* no copy of the old contents: free, then allocate */
+    free(*buf);
+    *cap = n + 1 > 4096 ? n + 1 : 4096;
+    *buf = ph_malloc(*cap);
+  }
+  size_t got = n;
+  if (snappy_uncompress(in, len, (char *)*buf, &got) != SNAPPY_OK || got != n)
+    return ph_err(err, errlen, PH_EPARSE, "snappy: corrupt input");
   *outlen = got;
   return 0;
 }

@@ -9,6 +9,11 @@
  * Exemplars}-Written headers.  Error bodies are text, one problem per line,
  * newline-terminated like Go's http.Error.  One log line per failed
  * request (not per sample).
+ *
+ * One process-wide remote_write_cache_t (series label bytes -> TSDB
+ * reference, plus the pool of per-request decode buffers) serves every
+ * write request, whatever the connection; it is made with the routes and
+ * freed by remote_api_shutdown, after the HTTP server has stopped.
  */
 #include "remote_api.h"
 
@@ -22,12 +27,15 @@
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 
 static metadata_store_t *g_metadata; /* owned; see remote_api_shutdown */
+static remote_write_cache_t *g_cache; /* owned; bound to the server's db */
 
 metadata_store_t *remote_api_metadata(void) { return g_metadata; }
 
 void remote_api_shutdown(void) {
   metadata_store_free(g_metadata);
   g_metadata = NULL;
+  remote_write_cache_free(g_cache);
+  g_cache = NULL;
 }
 
 static void respond_text(httpd_req_t *r, int status, const char *msg) {
@@ -73,8 +81,11 @@ static void handle_write(httpd_req_t *r, void *ud) {
   }
   size_t len;
   const void *body = httpd_req_body(r, &len);
+  remote_write_opts_t o;
+  remote_write_opts_default(&o);
+  o.cache = g_cache;
   remote_write_result_t res;
-  remote_write(s->db, g_metadata, proto, body, len, NULL, &res);
+  remote_write(s->db, g_metadata, proto, body, len, &o, &res);
   if (proto == REMOTE_WRITE_V2) {
     add_count_header(r, "X-Prometheus-Remote-Write-Samples-Written",
                      res.samples_written);
@@ -119,6 +130,7 @@ static void handle_read(httpd_req_t *r, void *ud) {
 
 void remote_api_register(server_t *s) {
   if (g_metadata == NULL) g_metadata = metadata_store_new(0);
+  if (g_cache == NULL && s->db != NULL) g_cache = remote_write_cache_new(s->db, 0);
   httpd_route(s->http, "POST", "/api/v1/write", handle_write, s);
   httpd_route(s->http, "POST", "/api/v1/read", handle_read, s);
 }

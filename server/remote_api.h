@@ -25,7 +25,9 @@ void remote_api_register(server_t *s);
  * owned by this file, valid until remote_api_shutdown. */
 metadata_store_t *remote_api_metadata(void);
 
-/* Frees the store; call after httpd_stop.  Safe to call more than once. */
+/* Frees the store and the remote write series cache (made by
+ * remote_api_register for s->db); call after httpd_stop, before closing
+ * the db.  Safe to call more than once. */
 void remote_api_shutdown(void);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * fuzz_remote_write.c - libFuzzer driver for the remote-write receiver
- * (collector/remote.h: snappy, protobuf-c unpacking into an arena, label
- * and sample validation, appending, metadata).  Built with clang by
+ * (collector/remote.h: snappy, the hand-written wire decoder, label and
+ * sample validation, the series cache, appending, metadata).  Built with clang by
  * tests/fuzz/meson.build and run briefly over
  * tests/fuzz/corpus/remote_write by tests/fuzz/run_fuzz.sh.
  *
@@ -12,7 +12,9 @@
  *                 1 io.prometheus.write.v2.Request); bit 1 = the rest is
  *                 the snappy-compressed body as sent (else it is the
  *                 protobuf message, compressed here, so the fuzzer mutates
- *                 the message rather than the compression)
+ *                 the message rather than the compression); bit 2 = run
+ *                 it twice through the series cache (the second time the
+ *                 series it stored are hits)
  *   1       n-1   the body or the message
  *
  * Every input goes to one TSDB opened once in a fresh directory under
@@ -37,6 +39,7 @@
 
 static tsdb_t *db;
 static metadata_store_t *md;
+static remote_write_cache_t *cache; /* small: evictions happen too */
 static char dir[4096];
 
 static void check(int cond) {
@@ -51,6 +54,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 }
 
 static void cleanup(void) {
+  remote_write_cache_free(cache);
+  cache = NULL;
   tsdb_close(db);
   metadata_store_free(md);
   db = NULL;
@@ -79,6 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     abort();
   }
   md = metadata_store_new(1000);
+  cache = remote_write_cache_new(db, 256);
   atexit(cleanup);
   return 0;
 }
@@ -107,15 +113,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   remote_write_opts_default(&o);
   o.now_ms = 1700000000000;
   o.max_decoded_bytes = 4u << 20;
-  remote_write_result_t res;
-  memset(&res, 0, sizeof res);
-  remote_write(db, md, proto, b, blen, &o, &res);
-  check(res.status == 204 || res.status == 400 || res.status == 500);
-  check((res.status == 204) == (res.message.len == 0));
-  /* a sample takes at least 2 bytes on the wire (tag + empty message) */
-  check(res.samples_written <= (uint64_t)n);
-  check(res.histograms_written == 0 && res.exemplars_written == 0);
-  remote_write_result_free(&res);
+  if (mode & 4) o.cache = cache;
+  for (int run = 0; run < ((mode & 4) ? 2 : 1); run++) {
+    remote_write_result_t res;
+    memset(&res, 0, sizeof res);
+    remote_write(db, md, proto, b, blen, &o, &res);
+    check(res.status == 204 || res.status == 400 || res.status == 500);
+    check((res.status == 204) == (res.message.len == 0));
+    /* a sample takes at least 2 bytes on the wire (tag + empty message) */
+    check(res.samples_written <= (uint64_t)n);
+    check(res.histograms_written == 0 && res.exemplars_written == 0);
+    remote_write_result_free(&res);
+  }
   strbuf_free(&body);
   free(msg);
   return 0;

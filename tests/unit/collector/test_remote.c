@@ -9,6 +9,11 @@
  * invalid labels, huge lengths) must give 400s, not crashes, and store
  * nothing.  The XOR chunk codec is checked against bytes worked out by hand
  * from Prometheus's format and by round trips over awkward series.
+ * The wire decoder is also fed hand-made messages (pb_* below) protobuf-c
+ * would never write: unknown fields, split labels, truncated varints,
+ * lying lengths, wrong wire types, huge counts.  The series cache is
+ * checked for hits, misses, stale references, its bound, keys of other
+ * shapes, a foreign db and concurrent writers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -799,6 +804,599 @@ static void test_malformed(void **state) {
   assert_int_equal(count_series(f->db), 0);
 }
 
+/* ---- the wire decoder ----------------------------------------------------- */
+
+/* A protobuf message under construction, by hand (for shapes protobuf-c
+ * never writes). */
+typedef struct pb {
+  uint8_t b[16384];
+  size_t n;
+} pb_t;
+
+static void pb_varint(pb_t *m, uint64_t v) {
+  while (v >= 0x80) {
+    assert_true(m->n < sizeof m->b);
+    m->b[m->n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  assert_true(m->n < sizeof m->b);
+  m->b[m->n++] = (uint8_t)v;
+}
+
+static void pb_raw(pb_t *m, const void *p, size_t n) {
+  assert_true(m->n + n <= sizeof m->b);
+  memcpy(m->b + m->n, p, n);
+  m->n += n;
+}
+
+static void pb_tag(pb_t *m, unsigned num, unsigned wt) { pb_varint(m, (uint64_t)num << 3 | wt); }
+
+static void pb_bytes(pb_t *m, unsigned num, const void *p, size_t n) {
+  pb_tag(m, num, 2);
+  pb_varint(m, n);
+  pb_raw(m, p, n);
+}
+
+static void pb_str(pb_t *m, unsigned num, const char *s) { pb_bytes(m, num, s, strlen(s)); }
+
+static void pb_msg(pb_t *m, unsigned num, const pb_t *sub) { pb_bytes(m, num, sub->b, sub->n); }
+
+static void pb_label(pb_t *m, const char *name, const char *value) {
+  pb_t l = {.n = 0};
+  pb_str(&l, 1, name);
+  pb_str(&l, 2, value);
+  pb_msg(m, 1, &l);
+}
+
+static void pb_sample(pb_t *m, int64_t t, double v) {
+  pb_t s = {.n = 0};
+  pb_tag(&s, 1, 1);
+  uint64_t bits;
+  memcpy(&bits, &v, 8);
+  uint8_t le[8];
+  for (int i = 0; i < 8; i++) le[i] = (uint8_t)(bits >> (8 * i));
+  pb_raw(&s, le, 8);
+  pb_tag(&s, 2, 0);
+  pb_varint(&s, (uint64_t)t);
+  pb_msg(m, 2, &s);
+}
+
+/* The message decode() last decoded: r's views point into it.  Freed by
+ * the next decode() and by decode_done(). */
+static uint8_t *g_decoded;
+
+static void decode_done(void) {
+  free(g_decoded);
+  g_decoded = NULL;
+}
+
+/* Decodes m as v1 (or v2); on failure the error must contain needle. */
+static int decode(remote__req_t *r, bool v2, const pb_t *m, const char *needle) {
+  char err[256] = "";
+  /* an exact-size copy: ASan catches any read past the end */
+  decode_done();
+  uint8_t *copy = g_decoded = malloc(m->n ? m->n : 1);
+  memcpy(copy, m->b, m->n);
+  int rc = v2 ? remote__decode_v2(r, copy, m->n, err, sizeof err)
+              : remote__decode_v1(r, copy, m->n, err, sizeof err);
+  if (needle != NULL) {
+    if (rc == 0) fail_msg("decoded, expected an error with \"%s\"", needle);
+    if (strstr(err, needle) == NULL) fail_msg("error \"%s\" lacks \"%s\"", err, needle);
+  } else if (rc != 0) {
+    fail_msg("decode failed: %s", err);
+  }
+  return rc;
+}
+
+static bool str_is(const remote__str_t *s, const char *want) {
+  return s->len == strlen(want) && memcmp(s->p, want, s->len) == 0;
+}
+
+static void test_decoder(void **state) {
+  (void)state;
+  remote__req_t r = {0};
+  char err[256];
+
+  /* unknown fields of every wire type, at every level, are skipped */
+  pb_t lab = {.n = 0}, ts = {.n = 0}, req = {.n = 0};
+  pb_tag(&lab, 9, 0);
+  pb_varint(&lab, 300);
+  pb_str(&lab, 1, "__name__");
+  pb_tag(&lab, 10, 5);
+  pb_raw(&lab, "abcd", 4);
+  pb_str(&lab, 2, "up");
+  pb_msg(&ts, 1, &lab);
+  pb_label(&ts, "job", "node");
+  pb_sample(&ts, 1000, 1.5);
+  pb_tag(&ts, 99, 1);
+  pb_raw(&ts, "12345678", 8);
+  pb_sample(&ts, -2000, -0.25);
+  pb_str(&ts, 3, "an exemplar, not looked into");
+  pb_str(&ts, 4, "a histogram, only counted");
+  pb_str(&req, 7, "unknown");
+  pb_msg(&req, 1, &ts);
+  pb_tag(&req, 536870911, 0); /* the largest field number */
+  pb_varint(&req, 1);
+  decode(&r, false, &req, NULL);
+  assert_int_equal(r.nseries, 1);
+  remote__series_t *s = &r.series[0];
+  assert_int_equal(s->nlab, 2);
+  assert_true(str_is(&r.strs[s->lab0], "__name__"));
+  assert_true(str_is(&r.strs[s->lab0 + 1], "up"));
+  assert_true(str_is(&r.strs[s->lab0 + 2], "job"));
+  assert_true(str_is(&r.strs[s->lab0 + 3], "node"));
+  assert_int_equal(s->nsmp, 2);
+  assert_int_equal(r.samples[s->smp0].t, 1000);
+  assert_true(r.samples[s->smp0].v == 1.5);
+  assert_int_equal(r.samples[s->smp0 + 1].t, -2000);
+  assert_true(r.samples[s->smp0 + 1].v == -0.25);
+  assert_int_equal(s->nhist, 1);
+  assert_non_null(s->key); /* the two Label fields are adjacent */
+
+  /* labels split by a sample: no raw key, same labels */
+  pb_t ts2 = {.n = 0}, req2 = {.n = 0};
+  pb_label(&ts2, "__name__", "up");
+  pb_sample(&ts2, 1, 1);
+  pb_label(&ts2, "job", "node");
+  pb_msg(&req2, 1, &ts2);
+  decode(&r, false, &req2, NULL);
+  assert_int_equal(r.nseries, 1);
+  assert_null(r.series[0].key);
+  assert_int_equal(r.series[0].nlab, 2);
+
+  /* an empty message; an empty series */
+  pb_t empty = {.n = 0};
+  decode(&r, false, &empty, NULL);
+  assert_int_equal(r.nseries, 0);
+  pb_t es = {.n = 0};
+  pb_bytes(&es, 1, "", 0);
+  decode(&r, false, &es, NULL);
+  assert_int_equal(r.nseries, 1);
+  assert_int_equal(r.series[0].nlab, 0);
+  assert_null(r.series[0].key);
+
+  /* truncated varints: in a tag, in a length, in a value */
+  pb_t m = {.n = 0};
+  pb_raw(&m, "\x80", 1);
+  decode(&r, false, &m, "truncated varint at byte 0");
+  m.n = 0;
+  pb_raw(&m, "\x0a\xff\xff", 3);
+  decode(&r, false, &m, "truncated varint at byte 1");
+  pb_t smp = {.n = 0};
+  pb_tag(&smp, 2, 0);
+  pb_raw(&smp, "\xff", 1);
+  pb_t ts3 = {.n = 0};
+  pb_msg(&ts3, 2, &smp);
+  m.n = 0;
+  pb_msg(&m, 1, &ts3);
+  decode(&r, false, &m, "truncated varint");
+  /* an 11-byte varint */
+  m.n = 0;
+  pb_tag(&m, 15, 0);
+  pb_raw(&m, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
+  decode(&r, false, &m, "varint longer than 10 bytes");
+  /* lengths past the end: of the message, of the enclosing sub-message */
+  m.n = 0;
+  pb_tag(&m, 1, 2);
+  pb_varint(&m, 5);
+  pb_raw(&m, "abc", 3);
+  decode(&r, false, &m, "length 5 of field 1 at byte 0 runs past the end");
+  m.n = 0;
+  pb_tag(&m, 1, 2);
+  pb_varint(&m, UINT64_MAX);
+  decode(&r, false, &m, "runs past the end");
+  decode(&r, true, &m, "runs past the end");
+  pb_t inner = {.n = 0};
+  pb_tag(&inner, 1, 2);
+  pb_varint(&inner, 3); /* the label claims 3 bytes; its series holds 2 */
+  pb_raw(&inner, "\x0a\x00", 2);
+  m.n = 0;
+  pb_msg(&m, 1, &inner);
+  pb_raw(&m, "\x00\x00\x00", 3); /* bytes after the series do not count */
+  decode(&r, false, &m, "runs past the end of its message");
+  /* truncated fixed-width values */
+  m.n = 0;
+  pb_tag(&m, 20, 1);
+  pb_raw(&m, "1234567", 7);
+  decode(&r, false, &m, "truncated fixed64");
+  m.n = 0;
+  pb_tag(&m, 20, 5);
+  pb_raw(&m, "123", 3);
+  decode(&r, false, &m, "truncated fixed32");
+  /* wrong wire types for fields the receiver reads */
+  m.n = 0;
+  pb_tag(&m, 1, 0);
+  pb_varint(&m, 1);
+  decode(&r, false, &m, "field 1 (prometheus.WriteRequest.timeseries) at byte 0 has "
+                        "wire type varint, want length-delimited");
+  smp.n = 0;
+  pb_tag(&smp, 1, 0); /* value as a varint */
+  pb_varint(&smp, 7);
+  ts3.n = 0;
+  pb_msg(&ts3, 2, &smp);
+  m.n = 0;
+  pb_msg(&m, 1, &ts3);
+  decode(&r, false, &m, "(prometheus.Sample.value) at byte 4 has wire type varint, want fixed64");
+  lab.n = 0;
+  pb_tag(&lab, 1, 5);
+  pb_raw(&lab, "abcd", 4);
+  ts3.n = 0;
+  pb_msg(&ts3, 1, &lab);
+  m.n = 0;
+  pb_msg(&m, 1, &ts3);
+  decode(&r, false, &m, "prometheus.Label.name");
+  m.n = 0;
+  pb_tag(&m, 4, 0);
+  pb_varint(&m, 3);
+  decode(&r, true, &m, "io.prometheus.write.v2.Request.symbols");
+  m.n = 0;
+  pb_tag(&m, 3, 5);
+  pb_raw(&m, "abcd", 4);
+  decode(&r, false, &m, "prometheus.WriteRequest.metadata");
+  /* groups and reserved wire types; field number 0 */
+  m.n = 0;
+  pb_tag(&m, 1, 3);
+  decode(&r, false, &m, "unsupported wire type 3 (start-group) of field 1");
+  m.n = 0;
+  pb_tag(&m, 2, 7);
+  decode(&r, true, &m, "unsupported wire type 7");
+  m.n = 0;
+  pb_raw(&m, "\x02\x00", 2);
+  decode(&r, false, &m, "invalid field number at byte 0");
+  m.n = 0;
+  pb_tag(&m, 1, 2);
+  pb_varint(&m, 0);
+  pb_varint(&m, (uint64_t)1 << 32 | 2); /* field number 2^29 */
+  decode(&r, false, &m, "invalid field number at byte 2");
+
+  /* v2: packed and unpacked references mean the same */
+  pb_t v2 = {.n = 0}, t2 = {.n = 0}, packed = {.n = 0};
+  pb_str(&v2, 4, "");
+  pb_str(&v2, 4, "__name__");
+  pb_str(&v2, 4, "up");
+  pb_varint(&packed, 1);
+  pb_varint(&packed, 2);
+  pb_msg(&t2, 1, &packed);
+  pb_tag(&t2, 1, 0);
+  pb_varint(&t2, 1);
+  pb_tag(&t2, 1, 0);
+  pb_varint(&t2, ((uint64_t)1 << 32) | 2); /* uint32: high bits dropped */
+  pb_sample(&t2, 5, 6);
+  pb_tag(&t2, 6, 0);
+  pb_varint(&t2, 12345);
+  pb_t md = {.n = 0};
+  pb_tag(&md, 1, 0);
+  pb_varint(&md, 2);
+  pb_tag(&md, 4, 0);
+  pb_varint(&md, 2);
+  pb_msg(&t2, 5, &md);
+  pb_msg(&v2, 5, &t2);
+  decode(&r, true, &v2, NULL);
+  assert_int_equal(r.nstrs, 3);
+  assert_int_equal(r.nseries, 1);
+  s = &r.series[0];
+  assert_int_equal(s->nlab, 4);
+  assert_int_equal(r.refs[s->lab0], 1);
+  assert_int_equal(r.refs[s->lab0 + 1], 2);
+  assert_int_equal(r.refs[s->lab0 + 2], 1);
+  assert_int_equal(r.refs[s->lab0 + 3], 2);
+  assert_int_equal(s->nsmp, 1);
+  assert_true(s->has_md);
+  assert_int_equal(s->md_type, 2);
+  assert_int_equal(s->md_help, 0);
+  assert_int_equal(s->md_unit, 2);
+  /* a packed list cut inside a varint */
+  t2.n = 0;
+  pb_bytes(&t2, 1, "\x01\x82", 2);
+  m.n = 0;
+  pb_msg(&m, 5, &t2);
+  decode(&r, true, &m, "truncated varint");
+  /* v2 created_timestamp with the wrong wire type */
+  t2.n = 0;
+  pb_str(&t2, 6, "x");
+  m.n = 0;
+  pb_msg(&m, 5, &t2);
+  decode(&r, true, &m, "created_timestamp");
+
+  /* huge counts: 300,000 empty samples in one series decode (a sample
+   * with no fields is t = 0, v = 0), and so do as many empty series */
+  size_t count = 300000;
+  uint8_t *big = malloc(count * 2 + 8);
+  size_t bn = 0;
+  big[bn++] = 0x0a;
+  uint64_t inner_len = count * 2;
+  while (inner_len >= 0x80) {
+    big[bn++] = (uint8_t)(inner_len | 0x80);
+    inner_len >>= 7;
+  }
+  big[bn++] = (uint8_t)inner_len;
+  for (size_t i = 0; i < count; i++) {
+    big[bn++] = 0x12;
+    big[bn++] = 0x00;
+  }
+  assert_int_equal(remote__decode_v1(&r, big, bn, err, sizeof err), 0);
+  assert_int_equal(r.nseries, 1);
+  assert_int_equal(r.series[0].nsmp, count);
+  assert_int_equal(r.samples[count - 1].t, 0);
+  for (size_t i = 0; i < count; i++) {
+    big[2 * i] = 0x0a;
+    big[2 * i + 1] = 0x00;
+  }
+  assert_int_equal(remote__decode_v1(&r, big, count * 2, err, sizeof err), 0);
+  assert_int_equal(r.nseries, count);
+  assert_int_equal(remote__decode_v2(&r, big, count * 2, err, sizeof err), 0);
+  assert_int_equal(r.nseries, 0); /* field 1 is unknown in v2 */
+  free(big);
+  remote__req_free(&r);
+  decode_done();
+}
+
+/* ---- the series cache ----------------------------------------------------- */
+
+static int write_cached(fx_t *f, remote_write_cache_t *c, remote_write_proto_t p,
+                        const pb_t *m, remote_write_result_t *res) {
+  size_t zl;
+  uint8_t *z = snappy_of(m->b, m->n, &zl);
+  remote_write_opts_t o;
+  remote_write_opts_default(&o);
+  o.now_ms = NOW;
+  o.cache = c;
+  remote_write(f->db, f->md, p, z, zl, &o, res);
+  free(z);
+  return res->status;
+}
+
+/* A v1 request: n series m{i="<i>"} (plus a job label), one sample each
+ * at t with value v + i. */
+static void v1_request(pb_t *m, int n, int64_t t, double v) {
+  m->n = 0;
+  for (int i = 0; i < n; i++) {
+    pb_t ts = {.n = 0};
+    char iv[16];
+    snprintf(iv, sizeof iv, "%d", i);
+    pb_label(&ts, "__name__", "m");
+    pb_label(&ts, "i", iv);
+    pb_label(&ts, "job", "j");
+    pb_sample(&ts, t, v + i);
+    pb_msg(m, 1, &ts);
+  }
+}
+
+static void stats(remote_write_cache_t *c, remote_write_cache_stats_t *st) {
+  remote_write_cache_stats(c, st);
+}
+
+static double value_of(fx_t *f, const char *i, int64_t at) {
+  int64_t ts[64];
+  double vs[64];
+  long n = read_series(f->db, "i", i, ts, vs, 64);
+  for (long k = 0; k < n && k < 64; k++)
+    if (ts[k] == at) return vs[k];
+  fail_msg("series i=%s has no sample at %lld", i, (long long)at);
+  return 0;
+}
+
+static void test_cache(void **state) {
+  fx_t *f = *state;
+  remote_write_cache_t *c = remote_write_cache_new(f->db, 0);
+  remote_write_cache_stats_t st;
+  remote_write_result_t res;
+  pb_t *m = calloc(1, sizeof *m);
+
+  /* first request: all misses; second: all hits */
+  v1_request(m, 3, NOW - 2000, 10);
+  assert_int_equal(write_cached(f, c, REMOTE_WRITE_V1, m, &res), 204);
+  remote_write_result_free(&res);
+  stats(c, &st);
+  assert_int_equal(st.misses, 3);
+  assert_int_equal(st.hits, 0);
+  assert_int_equal(st.entries, 3);
+  v1_request(m, 3, NOW - 1000, 20);
+  assert_int_equal(write_cached(f, c, REMOTE_WRITE_V1, m, &res), 204);
+  assert_int_equal(res.samples_written, 3);
+  remote_write_result_free(&res);
+  stats(c, &st);
+  assert_int_equal(st.hits, 3);
+  assert_int_equal(st.misses, 3);
+  assert_true(value_of(f, "2", NOW - 1000) == 22);
+  assert_int_equal(count_series(f->db), 3);
+
+  /* a hit whose sample is refused: the message still names the series */
+  v1_request(m, 1, NOW - 1000, 99);
+  assert_int_equal(write_cached(f, c, REMOTE_WRITE_V1, m, &res), 400);
+  assert_true(has(&res, "{__name__=\"m\", i=\"0\", job=\"j\"}"));
+  assert_int_equal(res.samples_rejected, 1);
+  remote_write_result_free(&res);
+  stats(c, &st);
+  assert_int_equal(st.hits, 4);
+
+  /* a reference the TSDB does not know: counted, the labels take over,
+   * and the entry is replaced by the right reference */
+  pb_t key = {.n = 0};
+  pb_label(&key, "__name__", "m");
+  pb_label(&key, "i", "1");
+  pb_label(&key, "job", "j");
+  remote__cache_put(c, key.b, key.n, remote__cache_hash(key.b, key.n),
+                    UINT64_C(1) << 60);
+  v1_request(m, 3, NOW, 30);
+  assert_int_equal(write_cached(f, c, REMOTE_WRITE_V1, m, &res), 204);
+  remote_write_result_free(&res);
+  stats(c, &st);
+  assert_int_equal(st.stale, 1);
+  assert_int_equal(st.entries, 3);
+  assert_true(value_of(f, "1", NOW) == 31);
+  uint64_t ref = 0;
+  assert_true(remote__cache_get(c, key.b, key.n, remote__cache_hash(key.b, key.n), &ref));
+  assert_true(ref != UINT64_C(1) << 60);
+  assert_int_equal(count_series(f->db), 3);
+
+  /* the same labels sent with a sample between them (another key), and
+   * as v2 (keyed by strings): the same series */
+  pb_t ts = {.n = 0};
+  m->n = 0;
+  pb_label(&ts, "__name__", "m");
+  pb_sample(&ts, NOW + 1000, 41);
+  pb_label(&ts, "i", "1");
+  pb_label(&ts, "job", "j");
+  pb_msg(m, 1, &ts);
+  for (int k = 0; k < 2; k++) {
+    if (k == 1) { /* the second time: a hit on the string key */
+      m->n = 0;
+      ts.n = 0;
+      pb_label(&ts, "__name__", "m");
+      pb_sample(&ts, NOW + 2000, 42);
+      pb_label(&ts, "i", "1");
+      pb_label(&ts, "job", "j");
+      pb_msg(m, 1, &ts);
+    }
+    assert_int_equal(write_cached(f, c, REMOTE_WRITE_V1, m, &res), 204);
+    remote_write_result_free(&res);
+  }
+  stats(c, &st);
+  assert_int_equal(st.entries, 4);
+  assert_true(value_of(f, "1", NOW + 2000) == 42);
+  pb_t v2 = {.n = 0}, t2 = {.n = 0};
+  const char *sym[] = {"", "__name__", "m", "i", "1", "job", "j"};
+  for (int k = 0; k < 7; k++) pb_str(&v2, 4, sym[k]);
+  static const uint32_t refs[] = {1, 2, 3, 4, 5, 6};
+  for (int k = 0; k < 6; k++) {
+    pb_tag(&t2, 1, 0);
+    pb_varint(&t2, refs[k]);
+  }
+  pb_sample(&t2, NOW + 3000, 43);
+  pb_msg(&v2, 5, &t2);
+  assert_int_equal(write_cached(f, c, REMOTE_WRITE_V2, &v2, &res), 204);
+  remote_write_result_free(&res);
+  stats(c, &st);
+  uint64_t hits = st.hits;
+  assert_int_equal(st.entries, 4); /* same string key as the split v1 one */
+  assert_true(value_of(f, "1", NOW + 3000) == 43);
+  assert_int_equal(count_series(f->db), 3);
+
+  /* invalid series are never cached */
+  m->n = 0;
+  ts.n = 0;
+  pb_label(&ts, "__name__", "");
+  pb_label(&ts, "a", "b");
+  pb_sample(&ts, NOW, 1);
+  pb_msg(m, 1, &ts);
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(write_cached(f, c, REMOTE_WRITE_V1, m, &res), 400);
+    assert_true(has(&res, "invalid metric name or labels"));
+    remote_write_result_free(&res);
+  }
+  stats(c, &st);
+  assert_int_equal(st.entries, 4);
+  assert_int_equal(st.hits, hits);
+
+  /* a cache made for another db is not used */
+  remote_write_cache_t *other = remote_write_cache_new((tsdb_t *)f, 0);
+  v1_request(m, 3, NOW + 5000, 50);
+  assert_int_equal(write_cached(f, other, REMOTE_WRITE_V1, m, &res), 204);
+  remote_write_result_free(&res);
+  stats(other, &st);
+  assert_int_equal(st.hits + st.misses + st.entries, 0);
+  remote_write_cache_free(other);
+  remote_write_cache_free(NULL);
+
+  free(m);
+  remote_write_cache_free(c);
+}
+
+static void test_cache_bounded(void **state) {
+  fx_t *f = *state;
+  /* 64 entries at most (one per shard): 300 series keep it at or below */
+  remote_write_cache_t *c = remote_write_cache_new(f->db, 64);
+  pb_t *m = calloc(1, sizeof *m);
+  remote_write_result_t res;
+  for (int round = 0; round < 3; round++) {
+    for (int part = 0; part < 3; part++) {
+      m->n = 0;
+      for (int i = part * 100; i < part * 100 + 100; i++) {
+        pb_t ts = {.n = 0};
+        char iv[16];
+        snprintf(iv, sizeof iv, "%d", i);
+        pb_label(&ts, "__name__", "m");
+        pb_label(&ts, "i", iv);
+        pb_sample(&ts, NOW - 10000 + round * 1000, round * 1000 + i);
+        pb_msg(m, 1, &ts);
+      }
+      assert_int_equal(write_cached(f, c, REMOTE_WRITE_V1, m, &res), 204);
+      assert_int_equal(res.samples_written, 100);
+      remote_write_result_free(&res);
+    }
+  }
+  remote_write_cache_stats_t st;
+  remote_write_cache_stats(c, &st);
+  assert_true(st.entries <= 64);
+  assert_true(st.evictions > 0);
+  assert_int_equal(st.hits + st.misses, 900);
+  assert_int_equal(count_series(f->db), 300);
+  assert_true(value_of(f, "299", NOW - 8000) == 2299);
+  free(m);
+  remote_write_cache_free(c);
+}
+
+typedef struct cw {
+  fx_t *f;
+  remote_write_cache_t *c;
+  int id;
+} cw_t;
+
+static void *cache_worker(void *p) {
+  cw_t *w = p;
+  pb_t *m = calloc(1, sizeof *m);
+  for (int k = 0; k < 20; k++) {
+    m->n = 0;
+    for (int i = 0; i < 20; i++) {
+      pb_t ts = {.n = 0};
+      char iv[16];
+      snprintf(iv, sizeof iv, "%d", w->id * 100 + i);
+      pb_label(&ts, "__name__", "m");
+      pb_label(&ts, "i", iv);
+      pb_sample(&ts, NOW - 100000 + k * 1000, k);
+      pb_msg(m, 1, &ts);
+    }
+    remote_write_result_t res;
+    size_t zl;
+    uint8_t *z = snappy_of(m->b, m->n, &zl);
+    remote_write_opts_t o;
+    remote_write_opts_default(&o);
+    o.now_ms = NOW;
+    o.cache = w->c;
+    remote_write(w->f->db, NULL, REMOTE_WRITE_V1, z, zl, &o, &res);
+    free(z);
+    if (res.status != 204 || res.samples_written != 20) w->id = -1;
+    remote_write_result_free(&res);
+  }
+  free(m);
+  return NULL;
+}
+
+static void test_cache_threads(void **state) {
+  fx_t *f = *state;
+  remote_write_cache_t *c = remote_write_cache_new(f->db, 0);
+  pthread_t th[4];
+  cw_t w[4];
+  for (int i = 0; i < 4; i++) {
+    w[i] = (cw_t){f, c, i};
+    pthread_create(&th[i], NULL, cache_worker, &w[i]);
+  }
+  for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 4; i++) assert_int_equal(w[i].id, i);
+  remote_write_cache_stats_t st;
+  remote_write_cache_stats(c, &st);
+  assert_int_equal(st.entries, 80);
+  assert_int_equal(st.misses, 80);
+  assert_int_equal(st.hits, 80 * 19);
+  assert_int_equal(count_series(f->db), 80);
+  int64_t ts[32];
+  double vs[32];
+  assert_int_equal(read_series(f->db, "i", "317", ts, vs, 32), 20);
+  assert_true(vs[19] == 19);
+  remote_write_cache_free(c);
+}
+
 static void test_decode_budget(void **state) {
   fx_t *f = *state;
   /* Many empty sub-messages: 2 wire bytes each, a struct and a pointer
@@ -1309,6 +1907,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_v2_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_decode_budget, setup, teardown),
+      cmocka_unit_test(test_decoder),
+      cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cache_bounded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cache_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_storage_failure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_samples, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_streamed, setup, teardown),
