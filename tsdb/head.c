@@ -17,22 +17,45 @@
  * Samples of a series go into its open Gorilla chunk (chunk_xor); the chunk
  * is cut after HEAD_CHUNK_SAMPLES samples or when a sample falls into the
  * next block-range window, so a cut chunk never spans two future blocks.
- * Samples older than the series' newest one are out of order: within the
- * out-of-order window they go to a small sorted side list merged at query
- * time, otherwise they are refused.
+ * A cut chunk is written to chunks_head/ (the last section of this file) and the series
+ * keeps only its 24-byte reference; its bytes are read through the
+ * segment's mmap.  If that write fails (full disk) the chunk stays open and
+ * the cut is retried with the next sample.  Samples older than the series'
+ * newest one are out of order: within the out-of-order window they go to a
+ * small sorted side list merged at query time, otherwise they are refused.
+ *
+ * Memory per series: the struct (~150 bytes: a 4-byte spin lock instead of
+ * a 40-byte mutex, the out-of-order list behind one pointer), the label set,
+ * its postings entries, the open chunk's buffer and 24 bytes per cut chunk.
  */
 #include "tsdb_int.h"
 
+#include "log.h"
 #include "mem.h"
 #include "ph_error.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #define HEAD_SHARDS 64
 #define HEAD_CHUNK_SAMPLES 120
+/* Also cut once the open chunk has this many bytes (poorly compressible
+ * series): the open chunk is the one chunk kept in memory, and its buffer
+ * grows by half past 128 bytes, so this keeps it within 432 bytes. */
+#ifndef HEAD_CHUNK_MAX_BYTES
+#define HEAD_CHUNK_MAX_BYTES 400
+#endif
 
 /* ---- a string -> pointer hash map (open addressing) --------------------- */
 
@@ -132,6 +155,7 @@ struct head {
   atomic_int_fast64_t min_valid; /* samples before this are out of bounds */
   bool replaying;                /* WAL replay: no appendable-window check */
   head_series_t *graveyard;      /* unlinked series, chained on hnext */
+  atomic_bool cut_failing;       /* the last chunk write failed (logged) */
 };
 
 head_t *tsdb__head_new(tsdb_t *db, int64_t block_range_ms, int64_t ooo_window_ms) {
@@ -148,12 +172,19 @@ head_t *tsdb__head_new(tsdb_t *db, int64_t block_range_ms, int64_t ooo_window_ms
   return h;
 }
 
+void tsdb__lock_slow(head_lock_t *l) {
+  for (unsigned spins = 0;; spins++) {
+    if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+        atomic_exchange_explicit(&l->v, 1, memory_order_acquire) == 0)
+      return;
+    if (spins >= 64) sched_yield();
+  }
+}
+
 static void series_free(head_t *h, head_series_t *s) {
   chunk_xor_free(&s->open);
-  for (uint32_t i = 0; i < s->nclosed; i++) free(s->closed[i].data);
-  free(s->closed);
+  free(s->mm);
   free(s->ooo);
-  pthread_mutex_destroy(&s->mu);
   labels_free(s->labels);
   (void)h;
   free(s);
@@ -306,8 +337,8 @@ head_series_t *tsdb__head_get_or_create(head_t *h, const labels_t *ls,
   s->labels = labels_new(h->db->symtab, pairs, n, NULL, 0);
   if (pairs != stackpairs) free(pairs);
   ph_assert(s->labels != NULL);
-  pthread_mutex_init(&s->mu, NULL);
   chunk_xor_init(&s->open);
+  s->head = h;
   s->mint = INT64_MAX;
   s->maxt = INT64_MIN;
   if (want_ref != 0) {
@@ -355,17 +386,39 @@ static int64_t window_of(head_t *h, int64_t t) {
   return w;
 }
 
-/* Looks for a sample at exactly t in the series' chunks (s->mu held). */
-static bool chunk_sample_at(head_series_t *s, int64_t t, double *v) {
-  for (uint32_t i = 0; i <= s->nclosed; i++) {
+/* The bytes of cut chunk i of s (s->lk held); NULL if they are gone. */
+static const uint8_t *mm_data(head_t *h, const head_series_t *s, uint32_t i,
+                              size_t *len) {
+  return tsdb__hchunks_data(h->db->hchunks, &s->mm[i], len);
+}
+
+const uint8_t *tsdb__head_mm_data(head_series_t *s, uint32_t i, size_t *len) {
+  return mm_data(s->head, s, i, len);
+}
+
+void tsdb__head_set_next_ref(head_t *h, uint64_t next) {
+  uint64_t cur = atomic_load(&h->next_ref);
+  while (cur < next && !atomic_compare_exchange_weak(&h->next_ref, &cur, next)) {
+  }
+}
+
+void tsdb__head_set_min_valid(head_t *h, int64_t t) {
+  int64_t cur = atomic_load(&h->min_valid);
+  while (t > cur && !atomic_compare_exchange_weak(&h->min_valid, &cur, t)) {
+  }
+}
+
+/* Looks for a sample at exactly t in the series' chunks (s->lk held). */
+static bool chunk_sample_at(head_t *h, head_series_t *s, int64_t t, double *v) {
+  for (uint32_t i = 0; i <= s->nmm; i++) {
     const uint8_t *data;
     size_t len;
     unsigned count;
-    if (i < s->nclosed) {
-      if (t < s->closed[i].mint || t > s->closed[i].maxt) continue;
-      data = s->closed[i].data;
-      len = s->closed[i].len;
-      count = s->closed[i].count;
+    if (i < s->nmm) {
+      if (t < s->mm[i].mint || t > head_mmchunk_maxt(&s->mm[i])) continue;
+      data = mm_data(h, s, i, &len);
+      if (data == NULL) continue;
+      count = s->mm[i].count;
     } else {
       count = chunk_xor_num_samples(&s->open);
       if (count == 0 || t < chunk_xor_first_ts(&s->open)) continue;
@@ -382,7 +435,17 @@ static bool chunk_sample_at(head_series_t *s, int64_t t, double *v) {
   return false;
 }
 
-/* Checks a sample against the series (s->mu held).  Returns 0 to append in
+/* The last sample's value bits (s->lk held, series not empty). */
+static uint64_t last_bits(head_t *h, head_series_t *s) {
+  if (!s->last_v_known) {
+    double v;
+    s->last_v_bits = chunk_sample_at(h, s, s->maxt, &v) ? dbits(v) : 0;
+    s->last_v_known = true;
+  }
+  return s->last_v_bits;
+}
+
+/* Checks a sample against the series (s->lk held).  Returns 0 to append in
  * order, 1 for a duplicate to drop silently, 2 to add out of order, or an
  * error. */
 static int check_locked(head_t *h, head_series_t *s, int64_t t, double v) {
@@ -402,48 +465,58 @@ static int check_locked(head_t *h, head_series_t *s, int64_t t, double v) {
     if (t < min_valid && (!ooo || t < ooo_min)) return PH_EOUTOFBOUNDS;
     return 0;
   }
-  if (t == s->maxt) return dbits(v) == s->last_v_bits ? 1 : PH_EDUPLICATE;
+  /* replay after a restart: samples the disk chunks hold already */
+  if (h->replaying && !ooo && s->nmm && t <= head_mmchunk_maxt(&s->mm[s->nmm - 1]))
+    return 1;
+  if (t == s->maxt) return dbits(v) == last_bits(h, s) ? 1 : PH_EDUPLICATE;
   if (!ooo) return t < min_valid ? PH_EOUTOFBOUNDS : PH_EOUTOFORDER;
   int64_t newest = hmax > s->maxt ? hmax : s->maxt;
   if (!h->replaying && t < newest - h->ooo_window_ms) return PH_EOUTOFBOUNDS;
   /* duplicate in the out-of-order list? */
-  size_t lo = 0, hi = s->nooo;
+  size_t lo = 0, hi = s->ooo ? s->ooo->n : 0;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (s->ooo[mid].t < t) lo = mid + 1;
+    if (s->ooo->s[mid].t < t) lo = mid + 1;
     else hi = mid;
   }
-  if (lo < s->nooo && s->ooo[lo].t == t)
-    return dbits(s->ooo[lo].v) == dbits(v) ? 1 : PH_EDUPLICATE;
+  if (s->ooo && lo < s->ooo->n && s->ooo->s[lo].t == t)
+    return dbits(s->ooo->s[lo].v) == dbits(v) ? 1 : PH_EDUPLICATE;
   /* a sample at the same time inside the chunks? */
   double old;
-  if (t >= s->mint && chunk_sample_at(s, t, &old))
+  if (t >= s->mint && chunk_sample_at(h, s, t, &old))
     return dbits(old) == dbits(v) ? 1 : PH_EDUPLICATE;
   return 2;
 }
 
 int tsdb__head_check_sample(head_t *h, head_series_t *s, int64_t t, double v) {
-  pthread_mutex_lock(&s->mu);
+  tsdb__lock(&s->lk);
   int rc = check_locked(h, s, t, v);
-  pthread_mutex_unlock(&s->mu);
+  tsdb__unlock(&s->lk);
   return rc < 0 ? rc : 0;
 }
 
-static void cut_chunk(head_series_t *s) {
+/* Writes the open chunk to chunks_head/ and starts a new one (s->lk held);
+ * false (chunk left open) if the write failed. */
+static bool cut_chunk(head_t *h, head_series_t *s) {
   size_t len;
   const uint8_t *bytes = chunk_xor_bytes(&s->open, &len);
-  size_t cap = s->closed_cap;
-  ph_grow(&s->closed, &cap, (size_t)s->nclosed + 1);
-  s->closed_cap = (uint32_t)cap;
-  head_chunk_t *c = &s->closed[s->nclosed++];
-  c->data = ph_malloc(len);
-  memcpy(c->data, bytes, len);
-  c->len = (uint32_t)len;
-  c->count = chunk_xor_num_samples(&s->open);
-  c->mint = chunk_xor_first_ts(&s->open);
-  c->maxt = chunk_xor_last_ts(&s->open);
+  head_mmchunk_t mc;
+  char err[256];
+  int rc = tsdb__hchunks_write(h->db->hchunks, s->ref, chunk_xor_first_ts(&s->open),
+                               chunk_xor_last_ts(&s->open), bytes, len, &mc, err,
+                               sizeof err);
+  if (rc != 0) {
+    /* log the first failure of a run of them */
+    if (!atomic_exchange(&h->cut_failing, true))
+      log_error("cannot write a head chunk; keeping it in memory", "err", err);
+    return false;
+  }
+  atomic_store(&h->cut_failing, false);
+  s->mm = ph_realloc(s->mm, ((size_t)s->nmm + 1) * sizeof(*s->mm));
+  s->mm[s->nmm++] = mc;
   chunk_xor_free(&s->open);
   chunk_xor_init(&s->open);
+  return true;
 }
 
 static void update_head_range(head_t *h, int64_t t) {
@@ -456,46 +529,55 @@ static void update_head_range(head_t *h, int64_t t) {
 }
 
 int tsdb__head_append_sample(head_t *h, head_series_t *s, int64_t t, double v) {
-  pthread_mutex_lock(&s->mu);
+  tsdb__lock(&s->lk);
   int rc = check_locked(h, s, t, v);
   if (rc < 0 || rc == 1) {
-    pthread_mutex_unlock(&s->mu);
+    tsdb__unlock(&s->lk);
     return rc < 0 ? rc : 0;
   }
   if (rc == 2) {
-    size_t lo = 0, hi = s->nooo;
+    uint32_t no = s->ooo ? s->ooo->n : 0;
+    size_t lo = 0, hi = no;
     while (lo < hi) {
       size_t mid = (lo + hi) / 2;
-      if (s->ooo[mid].t < t) lo = mid + 1;
+      if (s->ooo->s[mid].t < t) lo = mid + 1;
       else hi = mid;
     }
-    size_t cap = s->ooo_cap;
-    ph_grow(&s->ooo, &cap, (size_t)s->nooo + 1);
-    s->ooo_cap = (uint32_t)cap;
-    memmove(s->ooo + lo + 1, s->ooo + lo, (s->nooo - lo) * sizeof(*s->ooo));
-    s->ooo[lo].t = t;
-    s->ooo[lo].v = v;
-    s->nooo++;
+    if (s->ooo == NULL || s->ooo->n == s->ooo->cap) {
+      uint32_t ncap = s->ooo ? s->ooo->cap * 2 : 4;
+      s->ooo = ph_realloc(s->ooo, sizeof(head_ooo_t) + (size_t)ncap * sizeof(ooo_sample_t));
+      s->ooo->cap = ncap;
+      s->ooo->n = no;
+    }
+    memmove(s->ooo->s + lo + 1, s->ooo->s + lo, (no - lo) * sizeof(ooo_sample_t));
+    s->ooo->s[lo].t = t;
+    s->ooo->s[lo].v = v;
+    s->ooo->n++;
     if (t < s->mint) s->mint = t;
-    pthread_mutex_unlock(&s->mu);
+    tsdb__unlock(&s->lk);
     update_head_range(h, t);
     return 0;
   }
   unsigned n = chunk_xor_num_samples(&s->open);
-  if (n > 0 && (n >= HEAD_CHUNK_SAMPLES || window_of(h, t) != window_of(h, s->open_mint)))
-    cut_chunk(s);
-  if (chunk_xor_num_samples(&s->open) == 0) {
-    s->open_mint = t;
-    atomic_fetch_add(&h->nchunks, 1);
+  if (n > 0) {
+    int64_t first = chunk_xor_first_ts(&s->open);
+    if ((n >= HEAD_CHUNK_SAMPLES || chunk_xor_len(&s->open) >= HEAD_CHUNK_MAX_BYTES ||
+         window_of(h, t) != window_of(h, first) ||
+         (uint64_t)t - (uint64_t)first > UINT32_MAX) &&
+        cut_chunk(h, s))
+      n = 0;
   }
+  if (n == 0) atomic_fetch_add(&h->nchunks, 1);
   rc = chunk_xor_append(&s->open, t, v);
   if (rc == 0) {
     s->maxt = t;
     if (t < s->mint) s->mint = t;
-    s->last_v = v;
     s->last_v_bits = dbits(v);
+    s->last_v_known = true;
+  } else if (n == 0) {
+    atomic_fetch_sub(&h->nchunks, 1);
   }
-  pthread_mutex_unlock(&s->mu);
+  tsdb__unlock(&s->lk);
   if (rc == 0) update_head_range(h, t);
   return rc;
 }
@@ -792,17 +874,20 @@ void tsdb__head_all_series(head_t *h, head_series_t ***out, size_t *n) {
 void tsdb__head_series_samples(head_series_t *s, int64_t mint, int64_t maxt,
                                int64_t **ts, double **vs, size_t *cap, size_t *n) {
   *n = 0;
-  pthread_mutex_lock(&s->mu);
+  head_t *h = s->head;
+  tsdb__lock(&s->lk);
   size_t oi = 0;
-  for (uint32_t i = 0; i <= s->nclosed; i++) {
+  uint32_t no = s->ooo ? s->ooo->n : 0;
+  const ooo_sample_t *oo = s->ooo ? s->ooo->s : NULL;
+  for (uint32_t i = 0; i <= s->nmm; i++) {
     const uint8_t *data;
     size_t len;
     unsigned count;
-    if (i < s->nclosed) {
-      if (s->closed[i].maxt < mint || s->closed[i].mint >= maxt) continue;
-      data = s->closed[i].data;
-      len = s->closed[i].len;
-      count = s->closed[i].count;
+    if (i < s->nmm) {
+      if (head_mmchunk_maxt(&s->mm[i]) < mint || s->mm[i].mint >= maxt) continue;
+      data = mm_data(h, s, i, &len);
+      if (data == NULL) continue;
+      count = s->mm[i].count;
     } else {
       count = chunk_xor_num_samples(&s->open);
       if (count == 0) continue;
@@ -817,12 +902,13 @@ void tsdb__head_series_samples(head_series_t *s, int64_t mint, int64_t maxt,
       if (t < mint) continue;
       if (t >= maxt) break;
       /* out-of-order samples that come before this one */
-      while (oi < s->nooo && s->ooo[oi].t <= t) {
-        if (s->ooo[oi].t >= mint && s->ooo[oi].t < t) {
+      while (oi < no && oo[oi].t <= t) {
+        if (oo[oi].t >= mint && oo[oi].t < t) {
+          size_t c = *cap;
           ph_grow(ts, cap, *n + 1);
-          *vs = ph_realloc(*vs, *cap * sizeof(double));
-          (*ts)[*n] = s->ooo[oi].t;
-          (*vs)[(*n)++] = s->ooo[oi].v;
+          if (*cap != c) *vs = ph_realloc(*vs, *cap * sizeof(double));
+          (*ts)[*n] = oo[oi].t;
+          (*vs)[(*n)++] = oo[oi].v;
         }
         oi++;
       }
@@ -833,25 +919,74 @@ void tsdb__head_series_samples(head_series_t *s, int64_t mint, int64_t maxt,
       (*vs)[(*n)++] = v;
     }
   }
-  for (; oi < s->nooo; oi++) {
-    if (s->ooo[oi].t < mint || s->ooo[oi].t >= maxt) continue;
-    if (*n > 0 && s->ooo[oi].t <= (*ts)[*n - 1]) continue;
+  for (; oi < no; oi++) {
+    if (oo[oi].t < mint || oo[oi].t >= maxt) continue;
+    if (*n > 0 && oo[oi].t <= (*ts)[*n - 1]) continue;
     size_t c = *cap;
     ph_grow(ts, cap, *n + 1);
     if (*cap != c) *vs = ph_realloc(*vs, *cap * sizeof(double));
-    (*ts)[*n] = s->ooo[oi].t;
-    (*vs)[(*n)++] = s->ooo[oi].v;
+    (*ts)[*n] = oo[oi].t;
+    (*vs)[(*n)++] = oo[oi].v;
   }
-  pthread_mutex_unlock(&s->mu);
+  tsdb__unlock(&s->lk);
 }
 
 bool tsdb__head_series_range(head_series_t *s, int64_t *mint, int64_t *maxt) {
-  pthread_mutex_lock(&s->mu);
+  tsdb__lock(&s->lk);
   bool has = s->maxt != INT64_MIN;
   *mint = s->mint;
   *maxt = s->maxt;
-  pthread_mutex_unlock(&s->mu);
+  tsdb__unlock(&s->lk);
   return has;
+}
+
+/* Recomputes the series' range from its chunks and out-of-order list after
+ * a restore (s->lk held or single-threaded); updates the head's range. */
+void tsdb__head_restored(head_t *h, head_series_t *s) {
+  int64_t mint = INT64_MAX, maxt = INT64_MIN;
+  if (s->nmm) {
+    mint = s->mm[0].mint;
+    maxt = head_mmchunk_maxt(&s->mm[s->nmm - 1]);
+  }
+  if (chunk_xor_num_samples(&s->open)) {
+    if (chunk_xor_first_ts(&s->open) < mint) mint = chunk_xor_first_ts(&s->open);
+    if (chunk_xor_last_ts(&s->open) > maxt) maxt = chunk_xor_last_ts(&s->open);
+  }
+  if (s->ooo && s->ooo->n) {
+    if (s->ooo->s[0].t < mint) mint = s->ooo->s[0].t;
+    if (s->ooo->s[s->ooo->n - 1].t > maxt) maxt = s->ooo->s[s->ooo->n - 1].t;
+  }
+  if (maxt != s->maxt) s->last_v_known = false;
+  if (chunk_xor_num_samples(&s->open) && chunk_xor_last_ts(&s->open) == maxt) {
+    s->last_v_bits = dbits(chunk_xor_last_value(&s->open));
+    s->last_v_known = true;
+  }
+  s->mint = mint;
+  s->maxt = maxt;
+  atomic_fetch_add(&h->nchunks, s->nmm + (chunk_xor_num_samples(&s->open) ? 1u : 0u));
+  if (maxt != INT64_MIN) {
+    update_head_range(h, mint);
+    update_head_range(h, maxt);
+  }
+}
+
+/* Attaches chunks found on disk (sorted by mint, single-threaded replay);
+ * those older than the truncation bound are left out. */
+void tsdb__head_attach_chunks(head_t *h, head_series_t *s, const head_mmchunk_t *c,
+                              size_t n) {
+  int64_t bound = atomic_load(&h->min_valid);
+  size_t k = 0;
+  while (k < n && head_mmchunk_maxt(&c[k]) < bound) k++;
+  if (k == n) return;
+  /* only chunks newer than what the series holds (a snapshot's open chunk
+   * is newer than every chunk cut before it) */
+  s->mm = ph_realloc(s->mm, ((size_t)s->nmm + (n - k)) * sizeof(*s->mm));
+  int64_t last = s->nmm ? head_mmchunk_maxt(&s->mm[s->nmm - 1]) : INT64_MIN;
+  for (; k < n; k++) {
+    if (c[k].mint <= last) continue;
+    s->mm[s->nmm++] = c[k];
+    last = head_mmchunk_maxt(&c[k]);
+  }
 }
 
 int64_t tsdb__head_min_valid(head_t *h) { return atomic_load(&h->min_valid); }
@@ -916,30 +1051,40 @@ void tsdb__head_truncate(head_t *h, int64_t t) {
   int64_t new_mint = INT64_MAX;
   for (size_t i = 0; i < n; i++) {
     head_series_t *s = all[i];
-    pthread_mutex_lock(&s->mu);
+    tsdb__lock(&s->lk);
     uint32_t keep = 0;
-    for (uint32_t c = 0; c < s->nclosed; c++) {
-      if (s->closed[c].maxt < t) {
-        free(s->closed[c].data);
-        atomic_fetch_sub(&h->nchunks, 1);
+    for (uint32_t c = 0; c < s->nmm; c++) {
+      if (head_mmchunk_maxt(&s->mm[c]) < t) atomic_fetch_sub(&h->nchunks, 1);
+      else s->mm[keep++] = s->mm[c];
+    }
+    if (keep != s->nmm) {
+      s->nmm = keep;
+      if (keep == 0) {
+        free(s->mm);
+        s->mm = NULL;
       } else {
-        s->closed[keep++] = s->closed[c];
+        s->mm = ph_realloc(s->mm, keep * sizeof(*s->mm));
       }
     }
-    s->nclosed = keep;
-    uint32_t ok = 0;
-    for (uint32_t o = 0; o < s->nooo; o++)
-      if (s->ooo[o].t >= t) s->ooo[ok++] = s->ooo[o];
-    s->nooo = ok;
+    if (s->ooo) {
+      uint32_t ok = 0;
+      for (uint32_t o = 0; o < s->ooo->n; o++)
+        if (s->ooo->s[o].t >= t) s->ooo->s[ok++] = s->ooo->s[o];
+      s->ooo->n = ok;
+      if (ok == 0) {
+        free(s->ooo);
+        s->ooo = NULL;
+      }
+    }
     int64_t mint = INT64_MAX;
-    if (s->nclosed) mint = s->closed[0].mint;
+    if (s->nmm) mint = s->mm[0].mint;
     else if (chunk_xor_num_samples(&s->open)) mint = chunk_xor_first_ts(&s->open);
-    if (s->nooo && s->ooo[0].t < mint) mint = s->ooo[0].t;
+    if (s->ooo && s->ooo->s[0].t < mint) mint = s->ooo->s[0].t;
     bool empty = mint == INT64_MAX;
     if (!empty) s->mint = mint;
     bool dead = empty && s->maxt < t;
     if (dead) atomic_store(&s->deleted, true);
-    pthread_mutex_unlock(&s->mu);
+    tsdb__unlock(&s->lk);
     if (!empty && mint < new_mint) new_mint = mint;
     if (!dead) continue;
     /* remove from the index, then from the shards */
@@ -959,4 +1104,510 @@ void tsdb__head_truncate(head_t *h, int64_t t) {
   }
   free(all);
   atomic_store(&h->mint, new_mint);
+  /* every series has dropped its references to chunks older than t */
+  if (h->db->hchunks) tsdb__hchunks_truncate(h->db->hchunks, t);
+}
+
+/*
+ * ---- chunks_head/: cut head chunks on disk, read back through mmap ------
+ * (<db>/chunks_head/, the counterpart of Prometheus's chunks_head/).
+ *
+ * When the head cuts a series' open chunk, the chunk's bytes are appended
+ * to the active segment file here and the series keeps only a 24-byte
+ * head_mmchunk_t (segment, offset, time range, count).  Every segment is
+ * mapped read-only (MAP_SHARED) once, at its full maximum size, when it is
+ * created or found on open, and never remapped, so a pointer into it stays
+ * valid until the segment is deleted.  Writes go through pwrite() on the
+ * same file, which the shared mapping sees; pages only enter the process's
+ * RSS when a query or a compaction reads them.  A write that returned is in
+ * the page cache and survives kill -9; the files are not fsynced because
+ * they are only an accelerator: every sample in them is also in the WAL
+ * (or its checkpoint, or a block), so a lost or torn tail costs replay time,
+ * never data.
+ *
+ * Segment file chunks_head/NNNNNNNN (8-digit sequence, growing):
+ *
+ *   OFFSET  SIZE  DESCRIPTION
+ *   0       4     magic "PHCH"
+ *   4       1     version (1)
+ *   5       3     zero
+ *   8       ...   records, back to back
+ *
+ * Record:
+ *
+ *   OFFSET  SIZE  DESCRIPTION
+ *   0       8     series reference, little endian
+ *   8       8     mint (first sample time, ms), little endian
+ *   16      8     maxt (last sample time, ms), little endian
+ *   24      1     encoding (1 = Gorilla XOR, chunk_xor.c)
+ *   25      4     length n of the chunk bytes, little endian
+ *   29      n     chunk bytes (2-byte sample count header + bit stream)
+ *   29+n    4     CRC-32C of bytes [0, 29+n) of the record, little endian
+ *
+ * On open, tsdb__hchunks_scan walks every segment in order and reports each
+ * valid record (CRC-checked, unless a head snapshot vouches for the data up
+ * to its position: it fsynced them before it was written; headers and
+ * bounds are always checked); the first short or corrupt record ends the data: that
+ * segment is cut there, later segments are deleted, and the loss is logged.
+ * A stop position (from a head snapshot) cuts the data the same way at a
+ * known point.  Truncation deletes whole segments (never the active one)
+ * whose newest chunk is older than the head's new minimum time.
+ *
+ * Concurrency: mu serialises writers (one pwrite per chunk) and guards the
+ * segment table; readers look a segment up under mu and use the pointer
+ * while holding the lock of the series that references the chunk, which
+ * truncation also takes before it drops the reference, so a segment is
+ * never unmapped under a reader.
+ */
+#define HC_FILE_HEADER 8
+#define HC_REC_HEADER 29
+#define HC_REC_TRAILER 4
+#define HC_DEFAULT_SEGMENT (64u << 20)
+#define HC_MAX_SEGMENT (1u << 30)
+#define HC_ENC_XOR 1
+
+static const uint8_t hc_magic[HC_FILE_HEADER] = {'P', 'H', 'C', 'H', 1, 0, 0, 0};
+
+typedef struct hc_seg {
+  uint32_t seq;
+  uint8_t *map;     /* PROT_READ, map_len bytes (may exceed the file) */
+  size_t map_len;
+  uint64_t size;    /* bytes written (valid data) */
+  int64_t maxt;     /* newest chunk in the segment, INT64_MIN if none */
+} hc_seg_t;
+
+struct hchunks {
+  char *dir;          /* owned: <db>/chunks_head */
+  uint64_t seg_limit; /* start a new segment past this size */
+  pthread_mutex_t mu; /* guards everything below */
+  hc_seg_t *segs;     /* sorted by seq; the last one is active */
+  size_t nsegs, segs_cap;
+  int fd;             /* active segment, O_WRONLY, or -1 */
+  uint32_t dirty_from; /* first segment written since open (0: none) */
+  bool failed;        /* last write failed: start a fresh segment */
+};
+
+static void put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+  return v;
+}
+static uint32_t get32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+static void seg_path(const hchunks_t *c, uint32_t seq, char *buf, size_t len) {
+  snprintf(buf, len, "%s/%08u", c->dir, seq);
+}
+
+static size_t map_len_for(const hchunks_t *c, uint64_t size) {
+  uint64_t l = size > c->seg_limit ? size : c->seg_limit;
+  long pg = sysconf(_SC_PAGESIZE);
+  uint64_t p = pg > 0 ? (uint64_t)pg : 4096;
+  return (size_t)((l + HC_REC_HEADER + HC_REC_TRAILER + p - 1) / p * p);
+}
+
+/* Maps a segment file (read-only, shared); NULL on failure.  populate:
+ * fault every page in at once (for the scan, which reads them all). */
+static uint8_t *map_file(const char *path, size_t len, bool populate) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  void *m = mmap(NULL, len, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
+  close(fd);
+  return m == MAP_FAILED ? NULL : m;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+int tsdb__hchunks_open(const char *dbdir, uint64_t segment_bytes, hchunks_t **out,
+                       char *err, size_t errlen) {
+  hchunks_t *c = ph_calloc(1, sizeof(*c));
+  size_t dl = strlen(dbdir) + 16;
+  c->dir = ph_malloc(dl);
+  snprintf(c->dir, dl, "%s/chunks_head", dbdir);
+  c->seg_limit = segment_bytes ? segment_bytes : HC_DEFAULT_SEGMENT;
+  if (c->seg_limit > HC_MAX_SEGMENT) c->seg_limit = HC_MAX_SEGMENT;
+  if (c->seg_limit < 4096) c->seg_limit = 4096;
+  c->fd = -1;
+  pthread_mutex_init(&c->mu, NULL);
+  if (mkdir(c->dir, 0755) != 0 && errno != EEXIST) {
+    int rc = ph_err(err, errlen, PH_EIO, "create %s: %s", c->dir, strerror(errno));
+    tsdb__hchunks_close(c);
+    return rc;
+  }
+  DIR *d = opendir(c->dir);
+  if (d == NULL) {
+    int rc = ph_err(err, errlen, PH_EIO, "read %s: %s", c->dir, strerror(errno));
+    tsdb__hchunks_close(c);
+    return rc;
+  }
+  uint32_t *seqs = NULL;
+  size_t n = 0, cap = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    const char *s = de->d_name;
+    if (strlen(s) != 8 || strspn(s, "0123456789") != 8) continue;
+    ph_grow(&seqs, &cap, n + 1);
+    seqs[n++] = (uint32_t)strtoul(s, NULL, 10);
+  }
+  closedir(d);
+  if (n > 1) qsort(seqs, n, sizeof(*seqs), cmp_u32);
+  for (size_t i = 0; i < n; i++) {
+    ph_grow(&c->segs, &c->segs_cap, c->nsegs + 1);
+    c->segs[c->nsegs++] = (hc_seg_t){.seq = seqs[i], .maxt = INT64_MIN};
+  }
+  free(seqs);
+  *out = c;
+  return 0;
+}
+
+static void unmap_seg(hc_seg_t *s) {
+  if (s->map) munmap(s->map, s->map_len);
+  s->map = NULL;
+}
+
+void tsdb__hchunks_close(hchunks_t *c) {
+  if (c == NULL) return;
+  if (c->fd >= 0) close(c->fd);
+  for (size_t i = 0; i < c->nsegs; i++) unmap_seg(&c->segs[i]);
+  free(c->segs);
+  pthread_mutex_destroy(&c->mu);
+  free(c->dir);
+  free(c);
+}
+
+/* Removes segment i from the table and the disk (mu held or single-threaded). */
+static void drop_seg(hchunks_t *c, size_t i) {
+  char path[4200];
+  seg_path(c, c->segs[i].seq, path, sizeof path);
+  unmap_seg(&c->segs[i]);
+  unlink(path);
+  memmove(c->segs + i, c->segs + i + 1, (c->nsegs - i - 1) * sizeof(*c->segs));
+  c->nsegs--;
+}
+
+/* Validates the records of one mapped segment from its header on; calls fn
+ * for each; returns where valid data ends (0 if the file header is bad). */
+static uint64_t scan_one(const hchunks_t *c, hc_seg_t *s, const uint8_t *m,
+                         uint64_t size, uint64_t stop, bool verify, hchunks_scan_fn fn,
+                         void *ud) {
+  (void)c;
+  if (size < HC_FILE_HEADER || memcmp(m, hc_magic, HC_FILE_HEADER) != 0) return 0;
+  uint64_t off = HC_FILE_HEADER;
+  if (stop < off) return 0;
+  while (off + HC_REC_HEADER + HC_REC_TRAILER <= size && off < stop) {
+    const uint8_t *r = m + off;
+    uint32_t len = get32(r + 25);
+    if (r[24] != HC_ENC_XOR || len < 2 ||
+        len > size - off - HC_REC_HEADER - HC_REC_TRAILER)
+      break;
+    uint64_t end = off + HC_REC_HEADER + len + HC_REC_TRAILER;
+    if (end > stop) break;
+    if (verify && tsdb__crc32c(0, r, HC_REC_HEADER + len) != get32(r + HC_REC_HEADER + len))
+      break;
+    int64_t mint = (int64_t)get64(r + 8), maxt = (int64_t)get64(r + 16);
+    unsigned count = chunk_xor_header_count(r + HC_REC_HEADER, len);
+    if (maxt < mint || count == 0 || (uint64_t)(maxt - mint) > UINT32_MAX) break;
+    head_mmchunk_t mc = {.mint = mint,
+                         .maxt_delta = (uint32_t)(maxt - mint),
+                         .seq = s->seq,
+                         .off = (uint32_t)off,
+                         .count = (uint16_t)count};
+    if (maxt > s->maxt) s->maxt = maxt;
+    if (fn) fn(ud, get64(r), &mc);
+    off = end;
+  }
+  return off;
+}
+
+int tsdb__hchunks_scan(hchunks_t *c, uint32_t stop_seq, uint64_t stop_off,
+                       hchunks_scan_fn fn, void *ud) {
+  uint64_t dropped = 0;
+  const char *cut_file = NULL;
+  char cut_path[4200] = "";
+  uint64_t cut_off = 0;
+  bool corrupt = false;
+  /* data a snapshot covers was fsynced before the snapshot was written:
+   * its records are walked (headers checked) without checksumming */
+  bool verify = stop_seq == UINT32_MAX;
+  for (size_t i = 0; i < c->nsegs;) {
+    hc_seg_t *s = &c->segs[i];
+    char path[4200];
+    seg_path(c, s->seq, path, sizeof path);
+    if (s->seq > stop_seq || cut_file != NULL) {
+      struct stat st;
+      if (stat(path, &st) == 0) dropped += (uint64_t)st.st_size;
+      drop_seg(c, i);
+      continue;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+      drop_seg(c, i);
+      continue;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    uint64_t good = 0;
+    if (size > 0) {
+      /* a scan mapping of its own, unmapped afterwards, so the pages read
+       * here do not stay in the process's RSS */
+      uint8_t *m = map_file(path, (size_t)size, true);
+      if (m != NULL) {
+        good = scan_one(c, s, m, size, s->seq == stop_seq ? stop_off : UINT64_MAX,
+                        verify, fn, ud);
+        munmap(m, (size_t)size);
+      }
+    }
+    if (good == 0) {
+      /* no valid file header: an empty file from a kill right after its
+       * creation, or garbage */
+      if (size > 0) {
+        dropped += size;
+        corrupt = true;
+        snprintf(cut_path, sizeof cut_path, "%s", path);
+        cut_file = cut_path;
+        cut_off = 0;
+      }
+      drop_seg(c, i);
+      continue;
+    }
+    if (good < size) {
+      bool at_stop = s->seq == stop_seq && good == stop_off;
+      if (!at_stop) corrupt = true;
+      dropped += size - good;
+      if (truncate(path, (off_t)good) != 0)
+        log_error("cannot cut head chunks segment", "file", path, "err", strerror(errno));
+      snprintf(cut_path, sizeof cut_path, "%s", path);
+      cut_file = cut_path;
+      cut_off = good;
+    }
+    s->size = good;
+    s->map_len = map_len_for(c, good);
+    s->map = map_file(path, s->map_len, false);
+    if (s->map == NULL) {
+      log_error("cannot map head chunks segment", "file", path, "err", strerror(errno));
+      drop_seg(c, i);
+      continue;
+    }
+    i++;
+  }
+  if (dropped > 0 && corrupt) {
+    char off_s[32], drop_s[32];
+    snprintf(off_s, sizeof off_s, "%llu", (unsigned long long)cut_off);
+    snprintf(drop_s, sizeof drop_s, "%llu", (unsigned long long)dropped);
+    log_warn("head chunks end in a torn or corrupt record; dropped the rest (the WAL has those samples)",
+             "file", cut_file, "offset", off_s, "dropped_bytes", drop_s);
+  } else if (dropped > 0) {
+    char drop_s[32];
+    snprintf(drop_s, sizeof drop_s, "%llu", (unsigned long long)dropped);
+    log_info("head chunks written after the snapshot dropped (the WAL has those samples)",
+             "dropped_bytes", drop_s);
+  }
+  return 0;
+}
+
+/* Starts segment seq (mu held). */
+static int new_segment(hchunks_t *c, char *err, size_t errlen) {
+  uint32_t seq = c->nsegs ? c->segs[c->nsegs - 1].seq + 1 : 1;
+  char path[4200];
+  seg_path(c, seq, path, sizeof path);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return ph_err(err, errlen, PH_EIO, "create %s: %s", path, strerror(errno));
+  ssize_t w = pwrite(fd, hc_magic, HC_FILE_HEADER, 0);
+  if (w != HC_FILE_HEADER) {
+    int e = w < 0 ? errno : ENOSPC;
+    close(fd);
+    unlink(path);
+    return ph_err(err, errlen, e == ENOSPC ? PH_ENOSPC : PH_EIO, "write %s: %s", path,
+                  strerror(e));
+  }
+  hc_seg_t s = {.seq = seq, .size = HC_FILE_HEADER, .maxt = INT64_MIN};
+  s.map_len = map_len_for(c, 0);
+  s.map = map_file(path, s.map_len, false);
+  if (s.map == NULL) {
+    close(fd);
+    unlink(path);
+    return ph_err(err, errlen, PH_EIO, "map %s: %s", path, strerror(errno));
+  }
+  if (c->fd >= 0) close(c->fd);
+  c->fd = fd;
+  if (c->dirty_from == 0) c->dirty_from = seq;
+  ph_grow(&c->segs, &c->segs_cap, c->nsegs + 1);
+  c->segs[c->nsegs++] = s;
+  c->failed = false;
+  tsdb__fsync_dir(c->dir);
+  return 0;
+}
+
+int tsdb__hchunks_write(hchunks_t *c, uint64_t ref, int64_t mint, int64_t maxt,
+                        const uint8_t *data, size_t len, head_mmchunk_t *out,
+                        char *err, size_t errlen) {
+  unsigned count = chunk_xor_header_count(data, len);
+  if (len < 2 || count == 0 || maxt < mint || (uint64_t)(maxt - mint) > UINT32_MAX ||
+      len > c->seg_limit)
+    return ph_err(err, errlen, PH_EINVAL, "bad head chunk");
+  uint8_t hdr[HC_REC_HEADER], tr[HC_REC_TRAILER];
+  put64(hdr, ref);
+  put64(hdr + 8, (uint64_t)mint);
+  put64(hdr + 16, (uint64_t)maxt);
+  hdr[24] = HC_ENC_XOR;
+  put32(hdr + 25, (uint32_t)len);
+  uint32_t crc = tsdb__crc32c(tsdb__crc32c(0, hdr, sizeof hdr), data, len);
+  put32(tr, crc);
+  size_t total = HC_REC_HEADER + len + HC_REC_TRAILER;
+  int rc = 0;
+  pthread_mutex_lock(&c->mu);
+  hc_seg_t *s = c->nsegs ? &c->segs[c->nsegs - 1] : NULL;
+  if (s == NULL || c->fd < 0 || c->failed || s->size + total > c->seg_limit) {
+    rc = new_segment(c, err, errlen);
+    if (rc != 0) goto out;
+    s = &c->segs[c->nsegs - 1];
+  }
+  struct iovec iov[3] = {{hdr, sizeof hdr}, {(void *)data, len}, {tr, sizeof tr}};
+  ssize_t w = pwritev(c->fd, iov, 3, (off_t)s->size);
+  if (w < 0 || (size_t)w != total) {
+    int e = w < 0 ? errno : ENOSPC;
+    c->failed = true;
+    rc = ph_err(err, errlen, (e == ENOSPC || e == EDQUOT) ? PH_ENOSPC : PH_EIO,
+                "write head chunk to %s/%08u: %s", c->dir, s->seq, strerror(e));
+    goto out;
+  }
+  *out = (head_mmchunk_t){.mint = mint,
+                          .maxt_delta = (uint32_t)(maxt - mint),
+                          .seq = s->seq,
+                          .off = (uint32_t)s->size,
+                          .count = (uint16_t)count};
+  s->size += total;
+  if (maxt > s->maxt) s->maxt = maxt;
+  if (c->dirty_from == 0) c->dirty_from = s->seq;
+out:
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+const uint8_t *tsdb__hchunks_data(hchunks_t *c, const head_mmchunk_t *m, size_t *len) {
+  const uint8_t *p = NULL;
+  pthread_mutex_lock(&c->mu);
+  size_t lo = 0, hi = c->nsegs;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (c->segs[mid].seq < m->seq) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < c->nsegs && c->segs[lo].seq == m->seq) {
+    const hc_seg_t *s = &c->segs[lo];
+    if ((uint64_t)m->off + HC_REC_HEADER <= s->size) {
+      const uint8_t *r = s->map + m->off;
+      uint32_t l = get32(r + 25);
+      if ((uint64_t)m->off + HC_REC_HEADER + l <= s->size) {
+        p = r + HC_REC_HEADER;
+        *len = l;
+      }
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  return p;
+}
+
+void tsdb__hchunks_position(hchunks_t *c, uint32_t *seq, uint64_t *off) {
+  pthread_mutex_lock(&c->mu);
+  if (c->nsegs) {
+    *seq = c->segs[c->nsegs - 1].seq;
+    *off = c->segs[c->nsegs - 1].size;
+  } else {
+    *seq = 0;
+    *off = 0;
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+void tsdb__hchunks_truncate(hchunks_t *c, int64_t mint) {
+  pthread_mutex_lock(&c->mu);
+  /* never the active (last) segment */
+  for (size_t i = 0; i + 1 < c->nsegs;) {
+    if (c->segs[i].maxt < mint) drop_seg(c, i);
+    else i++;
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+
+int tsdb__hchunks_sync(hchunks_t *c) {
+  int rc = 0;
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; i < c->nsegs && c->dirty_from != 0; i++) {
+    if (c->segs[i].seq < c->dirty_from) continue;
+    char path[4200];
+    seg_path(c, c->segs[i].seq, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fdatasync(fd) != 0) rc = PH_EIO;
+    if (fd >= 0) close(fd);
+  }
+  if (rc == 0) c->dirty_from = 0;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+int tsdb__hchunks_restore(hchunks_t *c, uint32_t stop_seq, uint64_t stop_off) {
+  uint64_t dropped = 0;
+  for (size_t i = 0; i < c->nsegs;) {
+    hc_seg_t *s = &c->segs[i];
+    char path[4200];
+    seg_path(c, s->seq, path, sizeof path);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+      drop_seg(c, i);
+      continue;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (s->seq > stop_seq) {
+      dropped += size;
+      drop_seg(c, i);
+      continue;
+    }
+    if (s->seq == stop_seq && size > stop_off) {
+      if (truncate(path, (off_t)stop_off) != 0) return PH_EIO;
+      dropped += size - stop_off;
+      size = stop_off;
+    }
+    if (s->seq == stop_seq && size < stop_off) return PH_ECORRUPT;
+    s->size = size;
+    s->maxt = INT64_MIN; /* raised by tsdb__hchunks_note */
+    s->map_len = map_len_for(c, size);
+    s->map = map_file(path, s->map_len, false);
+    if (s->map == NULL) return PH_EIO;
+    i++;
+  }
+  if (dropped > 0) {
+    char drop_s[32];
+    snprintf(drop_s, sizeof drop_s, "%llu", (unsigned long long)dropped);
+    log_info("head chunks written after the snapshot dropped (the WAL has those samples)",
+             "dropped_bytes", drop_s);
+  }
+  return 0;
+}
+
+bool tsdb__hchunks_note(hchunks_t *c, const head_mmchunk_t *m) {
+  size_t lo = 0, hi = c->nsegs;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (c->segs[mid].seq < m->seq) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == c->nsegs || c->segs[lo].seq != m->seq) return false;
+  hc_seg_t *s = &c->segs[lo];
+  if ((uint64_t)m->off + HC_REC_HEADER + 2 + HC_REC_TRAILER > s->size) return false;
+  int64_t maxt = head_mmchunk_maxt(m);
+  if (maxt > s->maxt) s->maxt = maxt;
+  return true;
 }

@@ -3,8 +3,9 @@
  *
  * A select runs the matchers against the head's postings, and for each
  * matching series takes a snapshot under the series lock: a copy of the
- * bytes of every chunk that overlaps the querier's [mint, maxt] (cut chunks
- * and the open one; a chunk is a few hundred bytes) and of its out-of-order
+ * bytes of every chunk that overlaps the querier's [mint, maxt] (cut chunks,
+ * read from their chunks_head/ mapping, and the open one; a chunk is a few
+ * hundred bytes) and of its out-of-order
  * samples in range.  The snapshot lives in the series set's arena, so
  * iteration needs no lock and sees exactly what was committed when select
  * ran, whatever appenders do meanwhile.  Series are returned sorted by
@@ -124,20 +125,23 @@ static void free_all(tsdb__matcher_t *cm, size_t n) {
 
 static void snapshot(head_series_t *s, void *ud) {
   tsdb_series_set_t *set = ud;
-  pthread_mutex_lock(&s->mu);
+  tsdb__lock(&s->lk);
   if (s->maxt == INT64_MIN || s->maxt < set->mint || s->mint > set->maxt) {
-    pthread_mutex_unlock(&s->mu);
+    tsdb__unlock(&s->lk);
     return;
   }
   snap_series_t snap = {0};
-  size_t want = s->nclosed + 1;
+  size_t want = s->nmm + 1;
   snap.chunks = arena_alloc(set->arena, want * sizeof(snap_chunk_t));
-  for (uint32_t i = 0; i < s->nclosed; i++) {
-    head_chunk_t *c = &s->closed[i];
-    if (c->maxt < set->mint || c->mint > set->maxt) continue;
-    uint8_t *copy = arena_alloc(set->arena, c->len);
-    memcpy(copy, c->data, c->len);
-    snap.chunks[snap.nchunks++] = (snap_chunk_t){copy, c->len, c->count};
+  for (uint32_t i = 0; i < s->nmm; i++) {
+    const head_mmchunk_t *c = &s->mm[i];
+    if (head_mmchunk_maxt(c) < set->mint || c->mint > set->maxt) continue;
+    size_t len;
+    const uint8_t *data = tsdb__head_mm_data(s, i, &len);
+    if (data == NULL) continue;
+    uint8_t *copy = arena_alloc(set->arena, len);
+    memcpy(copy, data, len);
+    snap.chunks[snap.nchunks++] = (snap_chunk_t){copy, len, c->count};
   }
   unsigned on = chunk_xor_num_samples(&s->open);
   if (on > 0 && chunk_xor_last_ts(&s->open) >= set->mint &&
@@ -148,13 +152,13 @@ static void snapshot(head_series_t *s, void *ud) {
     memcpy(copy, bytes, len);
     snap.chunks[snap.nchunks++] = (snap_chunk_t){copy, len, on};
   }
-  if (s->nooo > 0) {
-    snap.ooo = arena_alloc(set->arena, s->nooo * sizeof(ooo_sample_t));
-    for (uint32_t i = 0; i < s->nooo; i++)
-      if (s->ooo[i].t >= set->mint && s->ooo[i].t <= set->maxt)
-        snap.ooo[snap.nooo++] = s->ooo[i];
+  if (s->ooo && s->ooo->n > 0) {
+    snap.ooo = arena_alloc(set->arena, s->ooo->n * sizeof(ooo_sample_t));
+    for (uint32_t i = 0; i < s->ooo->n; i++)
+      if (s->ooo->s[i].t >= set->mint && s->ooo->s[i].t <= set->maxt)
+        snap.ooo[snap.nooo++] = s->ooo->s[i];
   }
-  pthread_mutex_unlock(&s->mu);
+  tsdb__unlock(&s->lk);
   if (snap.nchunks == 0 && snap.nooo == 0) return;
   snap.labels = labels_dup(s->labels);
   snap.order = SIZE_MAX;

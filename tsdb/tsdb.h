@@ -45,6 +45,8 @@ typedef struct tsdb_options {
   bool no_background;            /* tests: no background compaction thread */
   int64_t maintain_interval_ms;  /* background cut/compact/retention; 1m */
   uint64_t wal_segment_bytes;    /* WAL segment size; 0 = 128 MiB */
+  uint64_t head_chunks_segment_bytes; /* chunks_head/ segment size; 0 = 64 MiB */
+  bool no_head_snapshot;         /* don't write the head snapshot on close */
 } tsdb_options_t;
 
 void tsdb_options_default(tsdb_options_t *o);

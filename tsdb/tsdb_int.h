@@ -3,10 +3,12 @@
  *
  *   crc32c.c    CRC-32C (Castagnoli) for WAL records and block files
  *   matcher.c   compiled label matchers (PCRE2 with JIT, literal fast paths)
- *   head.c      the in-memory head: series, postings, appenders
+ *   head.c      the in-memory head: series, postings, appenders, and
+ *               chunks_head/ (cut head chunks on disk, read through mmap)
  *   wal.c       the write-ahead log: segments, records, replay
  *   querier.c   select / label names / label values over the head
- *   tsdb.c      open/close, options, background work, stats
+ *   tsdb.c      open/close, options, background work, stats, and the head
+ *               snapshot written on a clean close
  */
 #ifndef PH_TSDB_INT_H
 #define PH_TSDB_INT_H
@@ -49,16 +51,75 @@ bool tsdb__matchers_match_labels(const tsdb__matcher_t *m, size_t n, const label
 bool tsdb__matcher_matches(const tsdb__matcher_t *m, const char *value,
                            size_t len);
 
+/* ---- head.c: chunks_head/ (cut head chunks on disk) ---- */
+
+/* Where a cut head chunk lives on disk (chunks_head/ segment seq, record
+ * at off) and what it holds; 24 bytes, kept in its series' array. */
+typedef struct head_mmchunk {
+  int64_t mint;
+  uint32_t maxt_delta; /* maxt - mint */
+  uint32_t seq;
+  uint32_t off;
+  uint16_t count;
+  uint16_t pad_;
+} head_mmchunk_t;
+
+static inline int64_t head_mmchunk_maxt(const head_mmchunk_t *m) {
+  return m->mint + (int64_t)m->maxt_delta;
+}
+
+/* The chunks_head/ directory: owned by the database (tsdb_t.hchunks). */
+typedef struct hchunks hchunks_t;
+typedef void (*hchunks_scan_fn)(void *ud, uint64_t ref, const head_mmchunk_t *c);
+
+/* Lists the segments (nothing is read or mapped until the scan). */
+int tsdb__hchunks_open(const char *dbdir, uint64_t segment_bytes, hchunks_t **out,
+                       char *err, size_t errlen);
+/* Validates every record up to (stop_seq, stop_off) (UINT32_MAX/UINT64_MAX:
+ * all) and calls fn for each; cuts everything after the first bad record
+ * or the stop position (logged), maps the surviving segments.  Call once,
+ * before any write. */
+int tsdb__hchunks_scan(hchunks_t *c, uint32_t stop_seq, uint64_t stop_off,
+                       hchunks_scan_fn fn, void *ud);
+/* Instead of a scan, when a head snapshot lists the chunks: cuts what was
+ * written after (stop_seq, stop_off), maps the rest without reading it.
+ * PH_ECORRUPT if the data ends before the stop position. */
+int tsdb__hchunks_restore(hchunks_t *c, uint32_t stop_seq, uint64_t stop_off);
+/* A chunk listed by the snapshot: false if its segment is gone or too
+ * short; otherwise the segment's newest time is updated for truncation. */
+bool tsdb__hchunks_note(hchunks_t *c, const head_mmchunk_t *m);
+/* Appends one chunk (thread-safe); *out receives its reference. */
+int tsdb__hchunks_write(hchunks_t *c, uint64_t ref, int64_t mint, int64_t maxt,
+                        const uint8_t *data, size_t len, head_mmchunk_t *out,
+                        char *err, size_t errlen);
+/* The chunk's bytes in the mapping, or NULL if its segment is gone; valid
+ * while the referencing series' lock is held. */
+const uint8_t *tsdb__hchunks_data(hchunks_t *c, const head_mmchunk_t *m, size_t *len);
+/* End of the written data (active segment, size); (0, 0) if none. */
+void tsdb__hchunks_position(hchunks_t *c, uint32_t *seq, uint64_t *off);
+/* Deletes non-active segments whose newest chunk is older than mint. */
+void tsdb__hchunks_truncate(hchunks_t *c, int64_t mint);
+/* fsyncs the segments written since open; 0 or PH_EIO. */
+int tsdb__hchunks_sync(hchunks_t *c);
+void tsdb__hchunks_close(hchunks_t *c);
+
 /* ---- head.c ---- */
 
-/* A cut (full) head chunk: immutable bytes, freed when the head is
- * truncated.  Owned by its series. */
-typedef struct head_chunk {
-  uint8_t *data;
-  uint32_t len;
-  uint32_t count;
-  int64_t mint, maxt;
-} head_chunk_t;
+/* A 4-byte lock for a series (a pthread_mutex_t is 40 bytes): test-and-set
+ * with sched_yield() while held; critical sections are short (an append, a
+ * copy of a few chunks). */
+typedef struct head_lock {
+  atomic_uint v;
+} head_lock_t;
+
+void tsdb__lock_slow(head_lock_t *l);
+static inline void tsdb__lock(head_lock_t *l) {
+  if (atomic_exchange_explicit(&l->v, 1, memory_order_acquire) == 0) return;
+  tsdb__lock_slow(l);
+}
+static inline void tsdb__unlock(head_lock_t *l) {
+  atomic_store_explicit(&l->v, 0, memory_order_release);
+}
 
 /* Out-of-order samples of a series within the OOO window, sorted by time. */
 typedef struct ooo_sample {
@@ -66,26 +127,30 @@ typedef struct ooo_sample {
   double v;
 } ooo_sample_t;
 
+typedef struct head_ooo {
+  uint32_t n, cap;
+  ooo_sample_t s[];
+} head_ooo_t;
+
 /* A head series.  Owned by its shard; freed on truncation when it has no
- * samples left, or when the head closes.  mu guards everything below it;
+ * samples left, or when the head closes.  lk guards everything below it;
  * ref and labels are immutable after creation. */
 typedef struct head_series {
   uint64_t ref;
   labels_t *labels;            /* owned, interned in the head's symtab */
+  struct head *head;           /* the head it belongs to */
   struct head_series *hnext;   /* chain in the shard's hash table */
   struct head_series *rnext;   /* chain in the shard's ref table */
-  pthread_mutex_t mu;
+  head_lock_t lk;
+  uint32_t nmm;                /* cut chunks on disk */
+  head_mmchunk_t *mm;          /* owned; oldest first, exactly nmm long */
+  head_ooo_t *ooo;             /* owned; NULL when there are none */
   chunk_xor_t open;            /* open chunk */
-  int64_t open_mint;           /* first timestamp of the open chunk */
-  head_chunk_t *closed;        /* cut chunks, oldest first */
-  uint32_t nclosed, closed_cap;
-  ooo_sample_t *ooo;           /* out-of-order samples, sorted */
-  uint32_t nooo, ooo_cap;
   int64_t mint, maxt;          /* INT64_MAX/INT64_MIN when empty */
-  double last_v;
-  uint64_t last_v_bits;
-  atomic_bool logged;          /* its series record is in the WAL */
+  uint64_t last_v_bits;        /* value at maxt, if last_v_known */
   atomic_uint_fast64_t batch;  /* last appender batch that logged it */
+  bool last_v_known;           /* false after a restart until read */
+  atomic_bool logged;          /* its series record is in the WAL */
   atomic_bool deleted;         /* unlinked by truncation */
 } head_series_t;
 
@@ -123,6 +188,19 @@ void tsdb__head_truncate(head_t *h, int64_t t);
 int64_t tsdb__head_min_valid(head_t *h);
 void tsdb__head_set_replaying(head_t *h, bool on);
 void tsdb__head_cardinality(head_t *h, size_t limit, tsdb_cardinality_t *out);
+/* Restoring after a restart (single-threaded, before the database is in
+ * use): chunks found in chunks_head/ for a series, sorted by mint ... */
+void tsdb__head_attach_chunks(head_t *h, head_series_t *s, const head_mmchunk_t *c,
+                              size_t n);
+/* ... and, once its chunks, open chunk and out-of-order samples are in
+ * place, its range and the head's statistics. */
+void tsdb__head_restored(head_t *h, head_series_t *s);
+/* The bytes of cut chunk i (s->lk held); NULL if its segment is gone. */
+const uint8_t *tsdb__head_mm_data(head_series_t *s, uint32_t i, size_t *len);
+/* At least next (a snapshot's counter). */
+void tsdb__head_set_next_ref(head_t *h, uint64_t next);
+/* Raises the truncation bound without touching any series. */
+void tsdb__head_set_min_valid(head_t *h, int64_t t);
 
 /* ---- wal.c ---- */
 
@@ -138,9 +216,22 @@ typedef struct wal_replay_cb {
   void *ud;
 } wal_replay_cb_t;
 
+/* A position in the log: segment and byte offset (a record boundary). */
+typedef struct wal_pos {
+  uint32_t seq;
+  uint64_t off;
+} wal_pos_t;
+
+/* With start != NULL only the records from that position on are replayed
+ * (the head snapshot holds what came before). */
 int tsdb__wal_open(const char *dir, tsdb_wal_fsync_t mode, uint64_t segment_bytes,
-                   const wal_replay_cb_t *cb, wal_t **out, char *err,
-                   size_t errlen);
+                   const wal_replay_cb_t *cb, const wal_pos_t *start, wal_t **out,
+                   char *err, size_t errlen);
+/* Where the next record will go (the end of what is written). */
+void tsdb__wal_position(wal_t *w, wal_pos_t *pos);
+/* Can replay start at pos: the segment is there and long enough, no
+ * checkpoint has replaced it, and no later segment is missing? */
+bool tsdb__wal_can_start(const char *dbdir, const wal_pos_t *pos);
 void tsdb__wal_close(wal_t *w);
 /* Appends one record (type + payload) and, in commit mode, fsyncs. */
 int tsdb__wal_log(wal_t *w, uint8_t type, const uint8_t *payload, size_t len,
@@ -161,6 +252,36 @@ void tsdb__put_varint(strbuf_t *b, int64_t v);
 /* Return bytes consumed, 0 on malformed/short input. */
 size_t tsdb__get_uvarint(const uint8_t *p, size_t n, uint64_t *v);
 size_t tsdb__get_varint(const uint8_t *p, size_t n, int64_t *v);
+
+/* ---- tsdb.c: the head snapshot ---- */
+
+typedef struct snapshot_info {
+  wal_pos_t wal;        /* the WAL from here on is not in the snapshot */
+  uint32_t chunk_seq;   /* chunks_head/ data it covers ends here */
+  uint64_t chunk_off;
+  uint64_t next_ref;
+  int64_t min_valid;
+  uint64_t nseries;
+} snapshot_info_t;
+
+/* A snapshot file opened and checksum-verified; owned by the opener,
+ * released with tsdb__snapshot_close. */
+typedef struct snapshot snapshot_t;
+
+/* Writes <db>/head_snapshot for the current head, WAL and chunks_head/
+ * positions (the database must be quiescent: called from tsdb_close). */
+int tsdb__snapshot_write(tsdb_t *db, char *err, size_t errlen);
+/* Removes a leftover head_snapshot.tmp. */
+void tsdb__snapshot_remove(const char *dbdir);
+/* PH_ENOTFOUND if there is none, PH_ECORRUPT if it fails its checks. */
+int tsdb__snapshot_open(const char *dbdir, snapshot_t **out, char *err, size_t errlen);
+const snapshot_info_t *tsdb__snapshot_info(const snapshot_t *s);
+/* Creates its series in db->head with their chunks (chunks_head/ restored
+ * up to the snapshot's position first).  On error the head is half-filled:
+ * the caller starts over with a fresh head. */
+int tsdb__snapshot_load(snapshot_t *sn, tsdb_t *db, uint64_t *nseries, char *err,
+                        size_t errlen);
+void tsdb__snapshot_close(snapshot_t *s);
 
 /* ---- block.c ---- */
 
@@ -257,6 +378,7 @@ struct tsdb {
   char *path;               /* owned copy of opt.path */
   head_t *head;
   wal_t *wal;
+  hchunks_t *hchunks;       /* chunks_head/: cut head chunks on disk */
   symtab_t *symtab;         /* interning for head series labels */
   pthread_t bg;             /* background: WAL fsync interval */
   bool bg_running;
@@ -274,6 +396,10 @@ struct tsdb {
   atomic_uint_fast64_t samples_appended;
   atomic_uint_fast64_t next_batch;
   int lock_fd;              /* flock on dir/lock */
+  bool opened;              /* tsdb_open completed: close writes a snapshot */
+  pthread_mutex_t pool_mu;  /* guards the appender pool */
+  tsdb_appender_t *pool;    /* finished appenders kept for reuse (tsdb.c) */
+  size_t npool;
 };
 
 #endif

@@ -22,6 +22,9 @@
  * fails its checksum ends the log: that segment is cut at the record's
  * offset, later segments are removed, and the loss is logged with file,
  * offset and bytes dropped.  Writing then continues in a new segment.
+ * After a head snapshot, replay starts at the position it recorded
+ * (tsdb__wal_position when it was written; tsdb__wal_can_start checks the
+ * segments are still there) and skips the checkpoint and older segments.
  */
 #include "tsdb_int.h"
 
@@ -200,9 +203,10 @@ static bool replay_batch(const uint8_t *p, size_t n, const wal_replay_cb_t *cb) 
   return off == n;
 }
 
-/* Replays one segment; returns the offset where valid data ends. */
+/* Replays one segment from offset start (a record boundary); returns the
+ * offset where valid data ends. */
 static uint64_t replay_segment(const char *path, const wal_replay_cb_t *cb,
-                               uint64_t *size_out) {
+                               uint64_t start, uint64_t *size_out) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   struct stat st;
@@ -216,7 +220,7 @@ static uint64_t replay_segment(const char *path, const wal_replay_cb_t *cb,
   const uint8_t *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
   if (m == MAP_FAILED) return 0;
-  size_t off = 0;
+  size_t off = start <= size ? (size_t)start : size;
   while (off + WAL_HEADER <= size) {
     uint8_t type = m[off];
     uint32_t len = rd32(m + off + 1);
@@ -293,9 +297,42 @@ static void remove_old(const char *dir, long upto, long keep) {
   closedir(d);
 }
 
+void tsdb__wal_position(wal_t *w, wal_pos_t *pos) {
+  pthread_mutex_lock(&w->mu);
+  pos->seq = w->seq;
+  pos->off = w->seg_bytes;
+  pthread_mutex_unlock(&w->mu);
+}
+
+bool tsdb__wal_can_start(const char *dbdir, const wal_pos_t *pos) {
+  char dir[4200], path[4300];
+  snprintf(dir, sizeof dir, "%s/wal", dbdir);
+  long ck = newest_checkpoint(dir);
+  if (ck >= 0 && (uint64_t)ck >= pos->seq) return false;
+  snprintf(path, sizeof path, "%s/%08u", dir, pos->seq);
+  struct stat st;
+  if (stat(path, &st) != 0 || (uint64_t)st.st_size < pos->off) return false;
+  /* the segments from there on must follow each other without a gap */
+  uint32_t *segs;
+  size_t n;
+  if (list_segments(dir, &segs, &n) != 0) return false;
+  bool ok = true;
+  uint32_t expect = pos->seq;
+  for (size_t i = 0; i < n; i++) {
+    if (segs[i] < pos->seq) continue;
+    if (segs[i] != expect) {
+      ok = false;
+      break;
+    }
+    expect++;
+  }
+  free(segs);
+  return ok;
+}
+
 int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode, uint64_t segment_bytes,
-                   const wal_replay_cb_t *cb, wal_t **out, char *err,
-                   size_t errlen) {
+                   const wal_replay_cb_t *cb, const wal_pos_t *start, wal_t **out,
+                   char *err, size_t errlen) {
   wal_t *w = ph_calloc(1, sizeof(*w));
   size_t dl = strlen(dbdir) + 8;
   w->dir = ph_malloc(dl);
@@ -314,7 +351,13 @@ int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode, uint64_t segment_by
     char cpath[4200];
     snprintf(cpath, sizeof cpath, "%s/checkpoint.%08ld", w->dir, ck);
     uint64_t size = 0;
-    uint64_t good = replay_segment(cpath, cb, &size);
+    uint64_t good = 0;
+    if (start == NULL) {
+      good = replay_segment(cpath, cb, 0, &size);
+    } else {
+      struct stat st;
+      if (stat(cpath, &st) == 0) size = good = (uint64_t)st.st_size;
+    }
     w->total_bytes += size;
     if (good < size) {
       char off_s[32];
@@ -337,7 +380,17 @@ int tsdb__wal_open(const char *dbdir, tsdb_wal_fsync_t mode, uint64_t segment_by
     char path[4096];
     seg_path(w, segs[i], path, sizeof path);
     uint64_t size = 0;
-    uint64_t good = replay_segment(path, cb, &size);
+    uint64_t good;
+    if (start != NULL && segs[i] < start->seq) {
+      /* covered by the head snapshot */
+      struct stat st;
+      good = size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+      last = segs[i];
+      w->total_bytes += size;
+      continue;
+    }
+    good = replay_segment(path, cb, start != NULL && segs[i] == start->seq ? start->off : 0,
+                          &size);
     last = segs[i];
     w->total_bytes += good;
     if (good < size) {

@@ -369,6 +369,7 @@ static void test_wal_torn_tail(void **state) {
   fill(f->db, 10, 100);
   tsdb_close(f->db);
   f->db = NULL;
+  tu_drop_head_files(f->dir);
   char *seg = segment_path(f->dir, 1);
   struct stat st;
   assert_int_equal(stat(seg, &st), 0);
@@ -393,6 +394,7 @@ static void test_wal_flipped_byte(void **state) {
   fill(f->db, 10, 100);
   tsdb_close(f->db);
   f->db = NULL;
+  tu_drop_head_files(f->dir);
   char *seg = segment_path(f->dir, 1);
   struct stat st;
   assert_int_equal(stat(seg, &st), 0);
@@ -432,6 +434,7 @@ static void test_wal_deleted_segment(void **state) {
   for (int i = 1; i < 300; i++) append_one(f->db, b, (int64_t)i * 1000, i);
   tsdb_close(f->db);
   f->db = NULL;
+  tu_drop_head_files(f->dir);
   /* remove a segment in the middle (not the first, which has the series) */
   char *seg = segment_path(f->dir, 3);
   assert_int_equal(unlink(seg), 0);
