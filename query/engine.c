@@ -11,8 +11,13 @@
  *               offset - range, last outer step - offset], or around its @
  *               time;
  *   2. load     one querier over the union of all ranges; each selector is
- *               selected once and each series decoded once into arrays
- *               (range selectors drop staleness markers here);
+ *               selected once (selectors written twice with the same
+ *               matchers and kind share one selection over the union of
+ *               their ranges) and each series decoded once, straight into
+ *               262144-sample blocks that finished queries return to a
+ *               process-wide pool of at most 32 MiB, so steady-state
+ *               queries write into memory that is already mapped (range
+ *               selectors drop staleness markers here);
  *   3. steps    the root is evaluated at every step of the query grid; a
  *               subquery is materialised the first time a step needs it by
  *               running the same loop over its grid (nested loops save and
@@ -34,6 +39,7 @@
 #include "ph_error.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +47,26 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+
+/* A decoded-sample block: SBLOCK_SAMPLES timestamps and values. */
+/* 262144 samples (4 MiB): a week of 15 s samples (40320) is a sixth of a
+ * block, so few series straddle a block's end and get moved. */
+enum { SBLOCK_SAMPLES = 262144, POOL_MAX_BLOCKS = 8 /* 32 MiB */ };
+
+typedef struct sblock {
+  int64_t *t;
+  double *v;
+  size_t cap, used;
+} sblock_t;
+
+/* Sample blocks that finished queries hand back, so the next query decodes
+ * into memory that is already mapped: decoding a dashboard panel's 24 h
+ * into fresh memory spent as much time in page faults as in decoding.  One
+ * pool for the process (the server creates an engine per request), at most
+ * POOL_MAX_BLOCKS blocks; reachable from here until the process exits. */
+static pthread_mutex_t g_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static sblock_t g_pool[POOL_MAX_BLOCKS];
+static size_t g_npool;
 
 struct promql_engine {
   promql_engine_opts_t o;
@@ -87,6 +113,10 @@ typedef struct run_state {
   ev_nstate_t **sels;
   size_t nsels, capsels;
   ev_map_t out_idx;
+  /* Sample blocks in use: back to the pool (SBLOCK_SAMPLES ones) or freed
+   * at the end of the query. */
+  sblock_t *blocks;
+  size_t nblocks, capblocks;
 } run_state_t;
 
 static _Thread_local run_state_t *g_rs;
@@ -114,6 +144,20 @@ static void ctx_free(ev_ctx_t *c, run_state_t *rs) {
   }
   free(rs->arenas);
   free(rs->sels);
+  if (rs->nblocks) {
+    pthread_mutex_lock(&g_pool_mu);
+    for (size_t i = 0; i < rs->nblocks; i++) {
+      sblock_t *b = &rs->blocks[i];
+      if (b->cap == SBLOCK_SAMPLES && g_npool < POOL_MAX_BLOCKS) {
+        g_pool[g_npool++] = *b;
+      } else {
+        free(b->t);
+        free(b->v);
+      }
+    }
+    pthread_mutex_unlock(&g_pool_mu);
+  }
+  free(rs->blocks);
   ev_map_free(&rs->out_idx);
   free_state_maps(c);
   for (size_t i = 0; i + 1 < c->nregexes; i += 2) {
@@ -225,85 +269,160 @@ static void plan(ev_ctx_t *c, const promql_node_t *n, const ev_grid_t *g) {
 
 /* --- Loading -------------------------------------------------------------------- */
 
+static bool is_stale_bits(double v) {
+  uint64_t b;
+  memcpy(&b, &v, sizeof b);
+  return b == TSDB_STALE_NAN_BITS;
+}
+
+/* The vector selector of a selector node. */
+static const promql_node_t *sel_vs(const ev_nstate_t *st) {
+  const promql_node_t *n = st->node;
+  return n->kind == PROMQL_NODE_MATRIX_SEL ? n->u.ms.vs : n;
+}
+
+/* Same kind (a range selector drops staleness markers) and the same
+ * matchers in the same order: one select serves both. */
+static bool same_selection(const ev_nstate_t *a, const ev_nstate_t *b) {
+  if ((a->node->kind == PROMQL_NODE_MATRIX_SEL) != (b->node->kind == PROMQL_NODE_MATRIX_SEL))
+    return false;
+  const promql_node_t *x = sel_vs(a), *y = sel_vs(b);
+  if (x->u.vs.nmatchers != y->u.vs.nmatchers) return false;
+  for (size_t i = 0; i < x->u.vs.nmatchers; i++) {
+    const promql_matcher_t *m = &x->u.vs.matchers[i], *k = &y->u.vs.matchers[i];
+    if (m->type != k->type || strcmp(m->name, k->name) != 0 || m->value_len != k->value_len ||
+        memcmp(m->value, k->value, m->value_len) != 0)
+      return false;
+  }
+  return true;
+}
+
+/* Decoded samples live in blocks of SBLOCK_SAMPLES (or more for one long
+ * series), taken from the pool or allocated as needed, and handed back at
+ * the end of the query (ctx_free).  A series
+ * is decoded straight into the current block; when the block fills up, the
+ * part of that series decoded so far moves to a fresh block (a series'
+ * samples are contiguous), so nothing else is ever copied. */
+static void sblock_new(run_state_t *rs, sblock_t *b, size_t cap) {
+  b->t = NULL;
+  if (cap == SBLOCK_SAMPLES) {
+    pthread_mutex_lock(&g_pool_mu);
+    if (g_npool > 0) *b = g_pool[--g_npool];
+    pthread_mutex_unlock(&g_pool_mu);
+  }
+  if (!b->t) {
+    b->t = ph_malloc(cap * sizeof(int64_t));
+    b->v = ph_malloc(cap * sizeof(double));
+  }
+  b->cap = cap;
+  b->used = 0;
+  ph_grow(&rs->blocks, &rs->capblocks, rs->nblocks + 1);
+  rs->blocks[rs->nblocks++] = *b;
+}
+
+/* Selects one selector's series and decodes their samples in
+ * [st->mint, st->maxt] into the blocks; each series points at its slice. */
+static void load_one(ev_ctx_t *c, run_state_t *rs, ev_nstate_t *st, sblock_t *b) {
+  bool matrix = st->node->kind == PROMQL_NODE_MATRIX_SEL;
+  const promql_node_t *vs = sel_vs(st);
+  size_t nm = vs->u.vs.nmatchers;
+  tsdb_matcher_t *m = ev_qalloc(c, (nm + 1) * sizeof(*m));
+  for (size_t i = 0; i < nm; i++) {
+    m[i].type = vs->u.vs.matchers[i].type;
+    m[i].name = vs->u.vs.matchers[i].name;
+    m[i].value = vs->u.vs.matchers[i].value;
+  }
+  char err[512];
+  int rc = tsdb_select(rs->querier, m, nm, &rs->set, err, sizeof(err));
+  if (rc < 0) {
+    rs->set = NULL;
+    ev_fail(c, rc, "execution", "%s", err);
+  }
+  size_t cap = tsdb_series_set_count(rs->set);
+  st->series = cap ? ev_qalloc(c, cap * sizeof(ev_series_t)) : NULL;
+  st->nseries = 0;
+  int64_t mint = st->mint, maxt = st->maxt;
+  size_t k = 0;
+  while (tsdb_series_set_next(rs->set)) {
+    if ((++k & 255) == 0) ev_check_time(c);
+    tsdb_iterator_t *it = tsdb_series_set_iterator(rs->set);
+    size_t off = b->used;
+    if (tsdb_iterator_seek(it, mint)) {
+      do {
+        int64_t t;
+        double v;
+        tsdb_iterator_at(it, &t, &v);
+        if (t > maxt) break;
+        if (matrix && is_stale_bits(v)) continue;
+        if (b->used == b->cap) {
+          size_t have = b->used - off;
+          sblock_t nb;
+          sblock_new(rs, &nb, have * 2 > SBLOCK_SAMPLES ? have * 2 : SBLOCK_SAMPLES);
+          if (have) {
+            memcpy(nb.t, b->t + off, have * sizeof(int64_t));
+            memcpy(nb.v, b->v + off, have * sizeof(double));
+          }
+          nb.used = have;
+          *b = nb;
+          off = 0;
+        }
+        b->t[b->used] = t;
+        b->v[b->used] = v;
+        b->used++;
+      } while (tsdb_iterator_next(it));
+    }
+    rc = tsdb_iterator_err(it);
+    if (rc < 0) ev_fail(c, rc, "internal", "reading samples: %s", ph_strerror(rc));
+    if (b->used == off) continue;
+    ph_assert(st->nseries < cap);
+    ev_series_t *s = &st->series[st->nseries++];
+    s->ls = ev_intern(c, labels_dup(tsdb_series_set_labels(rs->set)));
+    s->ts = b->t + off;
+    s->vs = b->v + off;
+    s->n = s->cap = b->used - off;
+  }
+  tsdb_series_set_free(rs->set);
+  rs->set = NULL;
+}
+
 static void load(ev_ctx_t *c, tsdb_t *db) {
   run_state_t *rs = g_rs;
   if (rs->nsels == 0) return;
+  /* Selectors written more than once (a panel's `x / x_total`, Node
+   * Exporter Full's count(count(node_cpu_seconds_total) by (cpu))) are
+   * selected and decoded once over the union of their ranges: lead[i] is
+   * the first selector equal to selector i. */
+  size_t *lead = ph_malloc(rs->nsels * sizeof(size_t));
+  ev_own(c, lead);
   int64_t mint = INT64_MAX, maxt = INT64_MIN;
   for (size_t i = 0; i < rs->nsels; i++) {
-    if (rs->sels[i]->mint < mint) mint = rs->sels[i]->mint;
-    if (rs->sels[i]->maxt > maxt) maxt = rs->sels[i]->maxt;
+    ev_nstate_t *st = rs->sels[i];
+    lead[i] = i;
+    for (size_t j = 0; j < i; j++) {
+      if (lead[j] == j && same_selection(rs->sels[j], st)) {
+        lead[i] = j;
+        ev_nstate_t *l = rs->sels[j];
+        if (st->mint < l->mint) l->mint = st->mint;
+        if (st->maxt > l->maxt) l->maxt = st->maxt;
+        break;
+      }
+    }
+    if (st->mint < mint) mint = st->mint;
+    if (st->maxt > maxt) maxt = st->maxt;
   }
   int rc = tsdb_querier_open(db, mint, maxt, &rs->querier);
   if (rc < 0) {
     rs->querier = NULL;
     ev_fail(c, rc, "internal", "opening querier: %s", ph_strerror(rc));
   }
-  size_t cap_ts = 1024, nbuf = 0;
-  int64_t *tbuf = ph_malloc(cap_ts * sizeof(int64_t));
-  double *vbuf = ph_malloc(cap_ts * sizeof(double));
-  ev_own(c, tbuf);
-  ev_own(c, vbuf);
-  size_t own_t = c->nowned - 2;
-  for (size_t si = 0; si < rs->nsels; si++) {
-    ev_nstate_t *st = rs->sels[si];
-    const promql_node_t *n = st->node;
-    bool matrix = n->kind == PROMQL_NODE_MATRIX_SEL;
-    const promql_node_t *vs = matrix ? n->u.ms.vs : n;
-    size_t nm = vs->u.vs.nmatchers;
-    tsdb_matcher_t *m = ev_qalloc(c, (nm + 1) * sizeof(*m));
-    for (size_t i = 0; i < nm; i++) {
-      m[i].type = vs->u.vs.matchers[i].type;
-      m[i].name = vs->u.vs.matchers[i].name;
-      m[i].value = vs->u.vs.matchers[i].value;
-    }
-    char err[512];
-    rc = tsdb_select(rs->querier, m, nm, &rs->set, err, sizeof(err));
-    if (rc < 0) {
-      rs->set = NULL;
-      ev_fail(c, rc, "execution", "%s", err);
-    }
-    size_t cap = tsdb_series_set_count(rs->set);
-    st->series = cap ? ev_qalloc(c, cap * sizeof(ev_series_t)) : NULL;
-    st->nseries = 0;
-    size_t k = 0;
-    while (tsdb_series_set_next(rs->set)) {
-      if ((++k & 255) == 0) ev_check_time(c);
-      tsdb_iterator_t *it = tsdb_series_set_iterator(rs->set);
-      nbuf = 0;
-      if (tsdb_iterator_seek(it, st->mint)) {
-        do {
-          int64_t t;
-          double v;
-          tsdb_iterator_at(it, &t, &v);
-          if (t > st->maxt) break;
-          if (matrix && tsdb_is_stale_nan(v)) continue;
-          if (nbuf == cap_ts) {
-            cap_ts *= 2;
-            tbuf = ph_realloc(tbuf, cap_ts * sizeof(int64_t));
-            vbuf = ph_realloc(vbuf, cap_ts * sizeof(double));
-            c->owned[own_t] = tbuf;
-            c->owned[own_t + 1] = vbuf;
-          }
-          tbuf[nbuf] = t;
-          vbuf[nbuf] = v;
-          nbuf++;
-        } while (tsdb_iterator_next(it));
-      }
-      rc = tsdb_iterator_err(it);
-      if (rc < 0) ev_fail(c, rc, "internal", "reading samples: %s", ph_strerror(rc));
-      if (nbuf == 0) continue;
-      ph_assert(st->nseries < cap);
-      ev_series_t *s = &st->series[st->nseries++];
-      s->ls = ev_intern(c, labels_dup(tsdb_series_set_labels(rs->set)));
-      s->ts = arena_alloc(c->arena, nbuf * sizeof(int64_t));
-      s->vs = arena_alloc(c->arena, nbuf * sizeof(double));
-      if (!s->ts || !s->vs) ev_fail(c, PH_ENOMEM, "execution", "out of memory");
-      memcpy(s->ts, tbuf, nbuf * sizeof(int64_t));
-      memcpy(s->vs, vbuf, nbuf * sizeof(double));
-      s->n = s->cap = nbuf;
-    }
-    tsdb_series_set_free(rs->set);
-    rs->set = NULL;
+  sblock_t b = {NULL, NULL, 0, 0};
+  for (size_t i = 0; i < rs->nsels; i++) {
+    if (lead[i] == i) load_one(c, rs, rs->sels[i], &b);
+  }
+  for (size_t i = 0; i < rs->nsels; i++) {
+    if (lead[i] == i) continue;
+    rs->sels[i]->series = rs->sels[lead[i]]->series;
+    rs->sels[i]->nseries = rs->sels[lead[i]]->nseries;
   }
   tsdb_querier_close(rs->querier);
   rs->querier = NULL;

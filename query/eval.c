@@ -59,6 +59,56 @@ static size_t count_le(const int64_t *ts, size_t n, int64_t x) {
   return lo;
 }
 
+/* count_le(ts, n, x) given that ts[0..from) are all <= x: a short linear
+ * scan (a step usually moves a window by a few samples: 8 for a 2 m step
+ * over 15 s samples), then a galloping search (doubling strides, then a
+ * binary search inside the last stride), so the cost grows with the
+ * distance moved, not with the series' length. */
+static size_t advance_le(const int64_t *ts, size_t n, size_t from, int64_t x) {
+  size_t i = from;
+  for (int k = 0; k < 16; k++, i++) {
+    if (i >= n || ts[i] > x) return i;
+  }
+  /* ts[i - 1] <= x: gallop to a bound ts[hi] > x (or n). */
+  size_t lo = i, stride = 16, hi;
+  for (;;) {
+    hi = lo + stride;
+    if (hi >= n) {
+      hi = n;
+      break;
+    }
+    if (ts[hi] > x) break;
+    lo = hi + 1;
+    stride *= 2;
+  }
+  return lo + count_le(ts + lo, hi - lo, x);
+}
+
+/* Points the node's cursors at te (window (te - range, te]) for nseries
+ * series: forward from the previous position when te did not go back (the
+ * common case: steps of one loop in time order), else from scratch. */
+static void cursors_seek(ev_ctx_t *c, ev_nstate_t *st, const ev_series_t *series,
+                         size_t nseries, int64_t te, int64_t range) {
+  if (!st->cur_lo) {
+    st->cur_lo = ev_qalloc(c, (nseries ? nseries : 1) * sizeof(size_t));
+    st->cur_hi = ev_qalloc(c, (nseries ? nseries : 1) * sizeof(size_t));
+    st->cur_valid = false;
+  }
+  bool fwd = st->cur_valid && te >= st->cur_te;
+  for (size_t i = 0; i < nseries; i++) {
+    const ev_series_t *s = &series[i];
+    if (fwd) {
+      st->cur_lo[i] = range < 0 ? 0 : advance_le(s->ts, s->n, st->cur_lo[i], te - range);
+      st->cur_hi[i] = advance_le(s->ts, s->n, st->cur_hi[i], te);
+    } else {
+      st->cur_lo[i] = range < 0 ? 0 : count_le(s->ts, s->n, te - range);
+      st->cur_hi[i] = count_le(s->ts, s->n, te);
+    }
+  }
+  st->cur_te = te;
+  st->cur_valid = true;
+}
+
 /* --- Selectors ------------------------------------------------------------- */
 
 static void eval_vector_sel(ev_ctx_t *c, const promql_node_t *n, int64_t t,
@@ -68,9 +118,10 @@ static void eval_vector_sel(ev_ctx_t *c, const promql_node_t *n, int64_t t,
   out->kind = EV_VECTOR;
   out->vec.n = 0;
   out->vec.s = st->nseries ? ev_alloc(c, st->nseries * sizeof(ev_sample_t)) : NULL;
+  cursors_seek(c, st, st->series, st->nseries, te, -1);
   for (size_t i = 0; i < st->nseries; i++) {
     const ev_series_t *s = &st->series[i];
-    size_t k = count_le(s->ts, s->n, te);
+    size_t k = st->cur_hi[i];
     if (k == 0) continue;
     k--;
     if (s->ts[k] <= te - c->lookback_ms) continue;
@@ -109,10 +160,10 @@ void ev_windows(ev_ctx_t *c, const promql_node_t *n, int64_t t,
   out->nwin = 0;
   out->win = nseries ? ev_alloc(c, nseries * sizeof(ev_window_t)) : NULL;
   int64_t total = 0;
+  cursors_seek(c, st, series, nseries, te, range);
   for (size_t i = 0; i < nseries; i++) {
     const ev_series_t *s = &series[i];
-    size_t a = count_le(s->ts, s->n, te - range);
-    size_t b = count_le(s->ts, s->n, te);
+    size_t a = st->cur_lo[i], b = st->cur_hi[i];
     if (b <= a) continue;
     out->win[out->nwin++] =
         (ev_window_t){s->ls, s->ts + a, s->vs + a, b - a};

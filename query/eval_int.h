@@ -10,8 +10,9 @@
  * never comes from storage during the steps: a planning pass gives each
  * selector the time range it needs, one querier over the union selects each
  * selector once and every series' samples are decoded once into arrays; a
- * range selector at step t is then a window (two binary searches) into those
- * arrays.  A subquery is materialised before the steps that use it by
+ * range selector at step t is then a window into those arrays, found by
+ * per-series cursors that move forward with the steps (a few samples per
+ * step, galloping over long jumps; a binary search when time goes back).  A subquery is materialised before the steps that use it by
  * running the same step loop over its own grid (Prometheus's absolute,
  * step-aligned times) for the union of all outer steps, and is windowed the
  * same way.
@@ -122,6 +123,13 @@ typedef struct ev_nstate {
   int64_t mint, maxt;
   ev_series_t *series;
   size_t nseries;
+  /* Window cursors over series (or sq): per series the count of samples
+   * <= the window start (cur_lo) and <= its end (cur_hi) at the last
+   * evaluation time cur_te.  Steps move forward, so each step advances
+   * them by a few samples instead of two binary searches per series. */
+  size_t *cur_lo, *cur_hi;
+  int64_t cur_te;
+  bool cur_valid;
   /* Subqueries: grid and materialised result. */
   ev_grid_t grid;
   ev_series_t *sq;

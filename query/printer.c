@@ -11,7 +11,12 @@
  *     legacy names; then " @ 123.000" / " @ start()", then " offset 5m";
  *   - "sum by (a, b) (x)", "sum without () (x)", "topk(3, x)";
  *   - "a + on (b) group_left (c) d", "a > bool 1";
- *   - durations as Prometheus's model.Duration ("1h30m", "0s").
+ *   - durations as Prometheus's model.Duration ("1h30m", "0s");
+ *   - one deviation, so that the text parses back to the same tree: a
+ *     number literal on the left of `^` whose text would start with a sign
+ *     (only +Inf can come out of the parser there) is written "Inf", or in
+ *     parentheses if negative; Prometheus writes "+Inf ^ x", which parses
+ *     back as the unary +(Inf ^ x) and prints "++Inf ^ x".
  * promql_format_pretty() is Prometheus's Pretty(0): a node whose one-line
  * form is longer than 100 bytes is split, its children indented by two
  * spaces per level (binary operands, call arguments, aggregation bodies,
@@ -360,6 +365,24 @@ static void write_subquery_suffix(strbuf_t *b, const promql_node_t *n) {
   write_at_offset(b, n->u.sq.at, n->u.sq.at_ms, n->u.sq.offset_ms);
 }
 
+/* The left operand of `^` binds tighter than a unary sign, so a literal
+ * printed with a leading sign there would read back as a unary expression
+ * around the whole power: write +Inf as "Inf" and a negative literal in
+ * parentheses.  Returns false when n is not such a literal. */
+static bool write_signed_pow_lhs(strbuf_t *b, const promql_node_t *n) {
+  if (n->kind != PROMQL_NODE_NUMBER) return false;
+  double v = n->u.number.val;
+  if (isnan(v) || !signbit(v)) {
+    if (!isinf(v) || n->u.number.duration) return false;
+    strbuf_puts(b, "Inf");
+    return true;
+  }
+  strbuf_putc(b, '(');
+  promql__node_string(b, n);
+  strbuf_putc(b, ')');
+  return true;
+}
+
 void promql__node_string(strbuf_t *b, const promql_node_t *n) {
   switch (n->kind) {
     case PROMQL_NODE_NUMBER:
@@ -415,7 +438,8 @@ void promql__node_string(strbuf_t *b, const promql_node_t *n) {
       strbuf_putc(b, ')');
       break;
     case PROMQL_NODE_BINARY:
-      promql__node_string(b, n->u.bin.lhs);
+      if (n->u.bin.op != PROMQL_OP_POW || !write_signed_pow_lhs(b, n->u.bin.lhs))
+        promql__node_string(b, n->u.bin.lhs);
       strbuf_putc(b, ' ');
       strbuf_puts(b, promql_binop_str(n->u.bin.op));
       if (n->u.bin.return_bool) strbuf_puts(b, " bool");
@@ -477,7 +501,12 @@ static void pretty(strbuf_t *b, const promql_node_t *n, int level,
         promql__node_string(b, n);
         return;
       }
-      pretty(b, n->u.bin.lhs, level + 1, w);
+      if (n->u.bin.op == PROMQL_OP_POW && n->u.bin.lhs->kind == PROMQL_NODE_NUMBER) {
+        indent(b, level + 1);
+        if (!write_signed_pow_lhs(b, n->u.bin.lhs)) promql__node_string(b, n->u.bin.lhs);
+      } else {
+        pretty(b, n->u.bin.lhs, level + 1, w);
+      }
       strbuf_putc(b, '\n');
       indent(b, level);
       strbuf_puts(b, promql_binop_str(n->u.bin.op));

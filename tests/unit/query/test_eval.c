@@ -512,6 +512,153 @@ static void test_parse_selector(void **state) {
   }
 }
 
+/* --- Window cursors, shared selections, sample blocks ------------------------ */
+
+static bool same_value(double a, double b) {
+  return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* A range query must give, at every step, exactly what an instant query at
+ * that time gives: the range loop moves per-series cursors forward (a few
+ * samples, or galloping over long jumps), an instant query starts from
+ * scratch. */
+static void check_range_vs_instant(fx_t *f, const char *q, int64_t start, int64_t end,
+                                   int64_t step) {
+  commit(f);
+  promql_error_t pe;
+  promql_expr_t *e = promql_parse(q, strlen(q), &pe);
+  if (!e) fail_msg("parse %s: %s", q, pe.msg);
+  promql_result_t *rr;
+  promql_eval_error_t err;
+  if (promql_eval_range(f->eng, f->db, e, start, end, step, &rr, &err) != 0)
+    fail_msg("%s: %s", q, err.msg);
+  size_t npoints = 0;
+  for (size_t i = 0; i < promql_result_len(rr); i++)
+    npoints += promql_result_points(rr, i, NULL, NULL);
+  size_t ninstant = 0;
+  for (int64_t t = start; t <= end; t += step) {
+    promql_result_t *ri;
+    if (promql_eval_instant(f->eng, f->db, e, t, &ri, &err) != 0)
+      fail_msg("%s at %lld: %s", q, (long long)t, err.msg);
+    if (promql_result_type(ri) == PROMQL_RESULT_SCALAR) {
+      int64_t st;
+      double v = promql_result_scalar(ri, &st);
+      const int64_t *ts;
+      const double *vs;
+      size_t n = promql_result_points(rr, 0, &ts, &vs);
+      size_t k = (size_t)((t - start) / step);
+      assert_true(k < n && ts[k] == t);
+      if (!same_value(vs[k], v)) fail_msg("%s at %lld: range %.17g instant %.17g", q, (long long)t, vs[k], v);
+      ninstant++;
+      promql_result_free(ri);
+      continue;
+    }
+    for (size_t j = 0; j < promql_result_len(ri); j++) {
+      const labels_t *ls = promql_result_labels(ri, j);
+      const double *iv;
+      promql_result_points(ri, j, NULL, &iv);
+      bool found = false;
+      for (size_t i = 0; i < promql_result_len(rr) && !found; i++) {
+        if (!labels_equal(promql_result_labels(rr, i), ls)) continue;
+        const int64_t *ts;
+        const double *vs;
+        size_t n = promql_result_points(rr, i, &ts, &vs);
+        for (size_t k = 0; k < n; k++) {
+          if (ts[k] != t) continue;
+          if (!same_value(vs[k], iv[0]))
+            fail_msg("%s at %lld: range %.17g instant %.17g", q, (long long)t, vs[k], iv[0]);
+          found = true;
+          break;
+        }
+      }
+      if (!found) fail_msg("%s at %lld: instant series %zu missing from the range result", q,
+                           (long long)t, j);
+      ninstant++;
+    }
+    promql_result_free(ri);
+  }
+  if (npoints != ninstant)
+    fail_msg("%s: range query has %zu points, instant queries %zu", q, npoints, ninstant);
+  promql_result_free(rr);
+  promql_expr_free(e);
+}
+
+static void test_range_steps_match_instant(void **state) {
+  fx_t *f = *state;
+  /* Three counters, 12.5 h of 15 s samples with jitter; one has a gap of
+   * 20 minutes, one a staleness marker and a restart. */
+  for (int k = 0; k < 3000; k++) {
+    int64_t t = (int64_t)k * 15000 + (k * 7919) % 5000;
+    add(f, t, k * 1.5, "c", "i", "0", NULL);
+    if (k < 1000 || k >= 1080) add(f, t + 1000, k * 2.0, "c", "i", "1", NULL);
+    if (k == 2000) add(f, t + 2000, tsdb_stale_nan(), "c", "i", "2", NULL);
+    else add(f, t + 2000, k > 2000 ? (k - 2000) * 3.0 : k * 3.0, "c", "i", "2", NULL);
+  }
+  static const char *const qs[] = {
+      "c",
+      "rate(c[5m])",
+      "max_over_time(c[1m])",
+      "c offset 7m",
+      "rate(c[2m] @ 3600)",
+      "c + on (i) c",                      /* one selection for both sides */
+      "count_over_time(c[10m]) + c",        /* range and instant: not shared */
+      "sum(rate(c[5m])) / count(c)",
+      "max_over_time(rate(c[2m])[20m:1m])", /* a subquery's own loop */
+  };
+  for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+    check_range_vs_instant(f, qs[i], 14400000 + 333, 14400000 + 333 + 3600000, 15000);
+    check_range_vs_instant(f, qs[i], 0, 45000000, 600000);   /* 40 samples a step */
+    check_range_vs_instant(f, qs[i], 1000, 45000000, 3600000); /* 240 samples a step */
+  }
+}
+
+/* Decoded samples go into blocks of 262144 samples reused across queries:
+ * one series longer than a block, series crossing a block's end, and the
+ * same queries again on reused blocks. */
+static void test_large_selections(void **state) {
+  fx_t *f = *state;
+  for (int k = 0; k < 300000; k++) add(f, (int64_t)k * 1000, k, "big", NULL);
+  for (int k = 0; k < 100000; k++) {
+    add(f, (int64_t)k * 1000, k, "s", "i", "0", NULL);
+    add(f, (int64_t)k * 1000, 2.0 * k, "s", "i", "1", NULL);
+    add(f, (int64_t)k * 1000, 3.0 * k, "s", "i", "2", NULL);
+  }
+  size_t n;
+  for (int round = 0; round < 2; round++) {
+    assert_close(scalar_of(f, "count_over_time(big[1y])", 400000000, &n), 300000);
+    assert_close(scalar_of(f, "sum_over_time(big[1y])", 400000000, &n), 299999.0 * 300000 / 2);
+    assert_close(scalar_of(f, "max_over_time(big[1y])", 400000000, &n), 299999);
+    assert_close(scalar_of(f, "min_over_time(big[1y])", 400000000, &n), 0);
+    assert_close(scalar_of(f, "sum(count_over_time(s[1y]))", 400000000, &n), 300000);
+    for (int i = 0; i < 3; i++) {
+      char q[96];
+      snprintf(q, sizeof q, "sum_over_time(s{i=\"%d\"}[1y]) + count_over_time(big[1y])", i);
+      assert_close(scalar_of(f, q, 400000000, &n), (i + 1) * 99999.0 * 100000 / 2 + 300000);
+      snprintf(q, sizeof q, "min_over_time(s{i=\"%d\"}[1y])", i);
+      assert_close(scalar_of(f, q, 400000000, &n), 0);
+      snprintf(q, sizeof q, "max_over_time(s{i=\"%d\"}[1y])", i);
+      assert_close(scalar_of(f, q, 400000000, &n), (i + 1) * 99999.0);
+    }
+    /* Every sample of every series, in order, through a range query. */
+    promql_expr_t *e = promql_parse("s", 1, NULL);
+    promql_result_t *r;
+    promql_eval_error_t err;
+    assert_int_equal(promql_eval_range(f->eng, f->db, e, 0, 99999000, 1000, &r, &err), 0);
+    assert_int_equal(promql_result_len(r), 3);
+    for (size_t i = 0; i < 3; i++) {
+      const int64_t *ts;
+      const double *vs;
+      assert_int_equal(promql_result_points(r, i, &ts, &vs), 100000);
+      for (size_t k = 0; k < 100000; k += 997) {
+        assert_int_equal(ts[k], (int64_t)k * 1000);
+        assert_close(vs[k], (double)(i + 1) * (double)k);
+      }
+    }
+    promql_result_free(r);
+    promql_expr_free(e);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_rate_aligned_window, setup, teardown),
@@ -531,6 +678,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_result_shapes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_execution_errors, setup, teardown),
       cmocka_unit_test(test_parse_selector),
+      cmocka_unit_test_setup_teardown(test_range_steps_match_instant, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_large_selections, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -879,6 +879,57 @@ static void test_pretty(void **state) {
   promql_expr_free(e);
 }
 
+/* Fuzz finding: "-Inf ^ yNaN * h0000x1F000FFFF" printed "-+Inf ^ ...", whose
+ * "+" read back as a unary plus around the power ("-++Inf ^ ...").  A
+ * literal on the left of ^ must print so that it reads back as itself. */
+static void test_pow_lhs_literal(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"-Inf ^ yNaN * h0000x1F000FFFF", "-Inf ^ yNaN * h0000x1F000FFFF"},
+      {"-Inf ^ y", "-Inf ^ y"}, /* the minimized case */
+      {"Inf ^ 2", "Inf ^ 2"},
+      {"+Inf ^ 2", "+Inf ^ 2"},
+      {"2 * Inf ^ Inf ^ -Inf", "2 * Inf ^ Inf ^ -Inf"},
+      {"Inf ^ 2 ^ Inf", "Inf ^ 2 ^ +Inf"},
+      {"(Inf) ^ 2", "(+Inf) ^ 2"},
+      {"Inf * 2", "+Inf * 2"},
+      {"NaN ^ 2", "NaN ^ 2"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    promql_error_t err;
+    promql_expr_t *e = promql_parse(cases[i].in, strlen(cases[i].in), &err);
+    if (!e) fail_msg("'%s': %s", cases[i].in, err.msg);
+    strbuf_t a = STRBUF_INIT, b = STRBUF_INIT;
+    promql_format(e, &a);
+    if (strcmp(strbuf_cstr(&a), cases[i].out) != 0)
+      fail_msg("'%s' printed '%s', want '%s'", cases[i].in, strbuf_cstr(&a), cases[i].out);
+    promql_expr_t *e2 = promql_parse(a.data, a.len, &err);
+    if (!e2) fail_msg("'%s' does not parse back: %s", a.data, err.msg);
+    promql_format(e2, &b);
+    assert_string_equal(strbuf_cstr(&b), strbuf_cstr(&a));
+    promql_expr_free(e2);
+    strbuf_free(&a);
+    strbuf_free(&b);
+    promql_expr_free(e);
+  }
+  /* The tree survives: Inf ^ 2 is a power of a literal, not a unary. */
+  promql_expr_t *e;
+  const promql_node_t *n = parse_root(&e, "Inf ^ 2");
+  strbuf_t a = STRBUF_INIT;
+  promql_format(e, &a);
+  promql_expr_free(e);
+  n = parse_root(&e, strbuf_cstr(&a));
+  assert_int_equal(n->kind, PROMQL_NODE_BINARY);
+  assert_int_equal(n->u.bin.lhs->kind, PROMQL_NODE_NUMBER);
+  assert_true(isinf(n->u.bin.lhs->u.number.val) && n->u.bin.lhs->u.number.val > 0);
+  promql_expr_free(e);
+  strbuf_free(&a);
+  /* The split pretty form writes the literal the same way. */
+  check_pretty("Inf ^ some_long_metric", 10, "  Inf\n^\n  some_long_metric");
+}
+
 static void test_function_table(void **state) {
   (void)state;
   for (size_t i = 1; i < promql__nfuncs; i++) {
@@ -1004,6 +1055,7 @@ int main(void) {
       cmocka_unit_test(test_tree_operators),
       cmocka_unit_test(test_types),
       cmocka_unit_test(test_pretty),
+      cmocka_unit_test(test_pow_lhs_literal),
       cmocka_unit_test(test_function_table),
       cmocka_unit_test(test_experimental_option),
       cmocka_unit_test(test_error_struct),
