@@ -32,7 +32,9 @@
  *   query    runs a query set (file: one "name<TAB>expr" per line)
  *            against /api/v1/query_range several times, prints per-query
  *            latency median/p99/min/max and writes a canonical dump of the
- *            results (series sorted by labels, "t value" pairs).
+ *            results (series sorted by labels, "t value" pairs).  Also
+ *            prints sum_median_ms, the sum of the per-query medians: the
+ *            time one dashboard load (every panel once) takes.
  *   compare  compares two dumps: same series, same timestamps, values
  *            equal within a relative tolerance; prints one line per query.
  *            --skip-before T ignores points before T (the first minutes of
@@ -587,7 +589,7 @@ static int canonical(const char *body, strbuf_t *out, char *err, size_t errlen) 
         snprintf(ls[nl], len, "%s=\"%s\"", name, json_object_get_string(v));
         nl++;
       }
-      qsort(ls, nl, sizeof *ls, cmp_str);
+      if (nl > 1) qsort(ls, nl, sizeof *ls, cmp_str); /* ls is NULL when the metric is {} */
       strbuf_putc(&k, '{');
       for (size_t j = 0; j < nl; j++) {
         if (j) strbuf_puts(&k, ", ");
@@ -659,6 +661,7 @@ static int cmd_query(int argc, char **argv) {
   strbuf_t resp = STRBUF_INIT, canon = STRBUF_INIT;
   char line[4096];
   int qi = 0, errors = 0;
+  double sum_med = 0;
   double *lat = ph_malloc((size_t)runs * sizeof(double));
   double *all = NULL;
   size_t nall = 0, allcap = 0;
@@ -709,6 +712,7 @@ static int cmd_query(int argc, char **argv) {
       qsort(lat, (size_t)runs, sizeof *lat, cmp_double);
       double med = runs % 2 ? lat[runs / 2] : (lat[runs / 2 - 1] + lat[runs / 2]) / 2;
       int p99 = (int)ceil(0.99 * runs) - 1;
+      sum_med += med;
       printf("query %d %s ok series=%d median_ms=%.3f p99_ms=%.3f min_ms=%.3f max_ms=%.3f\n", qi,
              name, nseries, med, lat[p99 < 0 ? 0 : p99], lat[0], lat[runs - 1]);
       for (int k = 0; k < runs; k++) {
@@ -725,6 +729,7 @@ static int cmd_query(int argc, char **argv) {
     size_t p50 = (nall - 1) / 2, p99 = (size_t)ceil(0.99 * (double)nall) - 1;
     printf("all_p50_ms %.3f\nall_p99_ms %.3f\n", all[p50], all[p99]);
   }
+  printf("sum_median_ms %.3f\n", sum_med);
   printf("queries %d\nerrors %d\n", qi, errors);
   free(all);
   free(lat);

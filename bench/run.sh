@@ -20,9 +20,11 @@
 #      for each system and run, starts it on 127.0.0.1 with a fresh data
 #      directory and a free port, sends the file (pharos_bench write),
 #      reads CPU time and RSS from /proc/<pid>/{stat,status}, waits for
-#      compaction, measures the data directory, runs the query set over a
-#      1 h and a 24 h range (pharos_bench query), restarts it and times
-#      until it is ready again, and stops it;
+#      compaction, measures the data directory, runs two query sets (a
+#      dashboard over all hosts, and Node Exporter Full's panels for one
+#      host) over a 1 h, a 24 h and, when the data spans it (--hours 170),
+#      a 7 d range (pharos_bench query), restarts it and times until it is
+#      ready again, and stops it;
 #   4. compares every system's query answers with Prometheus's
 #      (pharos_bench compare);
 #   5. scrapes pharos-exporter and node_exporter N times each and reads
@@ -62,7 +64,7 @@ while [ $# -gt 0 ]; do
     --no-backfill) DO_OM=0 ;;
     --out) OUT=$2; shift ;;
     --report-only) REPORT_ONLY=$(cd "$2" && pwd) || exit 2; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -76,6 +78,10 @@ else
   QRUNS=20 EXP_SCRAPES=100 SETTLE=10 COMPACT_WAIT=150 SHARDS=4
   SCRAPE_TARGETS=${SCRAPE_TARGETS:-1000} SCRAPE_INTERVAL=15 SCRAPE_WINDOW=${SCRAPE_WINDOW:-120}
 fi
+# a 7 d history arrives as days of out-of-order blocks: let every system
+# finish compacting before the queries, even in quick mode (answering while
+# compaction runs made all three several times slower)
+[ "$QUICK" = 1 ] && [ "$HOURS" -ge 169 ] 2>/dev/null && COMPACT_WAIT=120
 OUT=${OUT:-$ROOT/docs/benchmarks.md}
 IMG=$(dirname "$OUT")/img
 SYSTEMS=(pharos prometheus victoriametrics)
@@ -319,6 +325,79 @@ temp_max	max by (instance) (max_over_time(node_hwmon_temp_celsius[10m]))
 units_failed	count by (instance) (node_systemd_unit_state{state="failed"} == 1)
 EOF
 
+# The main panels of Grafana's "Node Exporter Full" dashboard (grafana.com
+# 1860) for one host: every query target of those panels, one request each as
+# Grafana sends them, with $node/$job written out and $__rate_interval left in
+# (replaced per range below: max(step + scrape interval, 4 x scrape interval)).
+cat >"$WORK/queries-nef.txt" <<'EOF'
+# name<TAB>expression: Node Exporter Full, one host
+cpu_busy	100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle",$N}[$__rate_interval])))
+sys_load	scalar(node_load1{$N}) * 100 / count(count(node_cpu_seconds_total{$N}) by (cpu))
+ram_used	(1 - (node_memory_MemAvailable_bytes{$N} / node_memory_MemTotal_bytes{$N})) * 100
+swap_used	((node_memory_SwapTotal_bytes{$N} - node_memory_SwapFree_bytes{$N}) / (node_memory_SwapTotal_bytes{$N})) * 100
+rootfs_used	100 - ((node_filesystem_avail_bytes{$N,mountpoint="/",fstype!="rootfs"} * 100) / node_filesystem_size_bytes{$N,mountpoint="/",fstype!="rootfs"})
+cpu_cores	count(count(node_cpu_seconds_total{$N}) by (cpu))
+uptime	node_time_seconds{$N} - node_boot_time_seconds{$N}
+rootfs_total	node_filesystem_size_bytes{$N,mountpoint="/",fstype!="rootfs"}
+ram_total	node_memory_MemTotal_bytes{$N}
+swap_total	node_memory_SwapTotal_bytes{$N}
+cpu_basic_system	sum(irate(node_cpu_seconds_total{$N,mode="system"}[$__rate_interval])) / scalar(count(count(node_cpu_seconds_total{$N}) by (cpu)))
+cpu_basic_user	sum(irate(node_cpu_seconds_total{$N,mode="user"}[$__rate_interval])) / scalar(count(count(node_cpu_seconds_total{$N}) by (cpu)))
+cpu_basic_iowait	sum(irate(node_cpu_seconds_total{$N,mode="iowait"}[$__rate_interval])) / scalar(count(count(node_cpu_seconds_total{$N}) by (cpu)))
+cpu_basic_irqs	sum(irate(node_cpu_seconds_total{$N,mode=~".*irq"}[$__rate_interval])) / scalar(count(count(node_cpu_seconds_total{$N}) by (cpu)))
+cpu_basic_other	sum(irate(node_cpu_seconds_total{$N,mode!="idle",mode!="user",mode!="system",mode!="iowait",mode!="irq",mode!="softirq"}[$__rate_interval])) / scalar(count(count(node_cpu_seconds_total{$N}) by (cpu)))
+cpu_basic_idle	sum(irate(node_cpu_seconds_total{$N,mode="idle"}[$__rate_interval])) / scalar(count(count(node_cpu_seconds_total{$N}) by (cpu)))
+mem_basic_total	node_memory_MemTotal_bytes{$N}
+mem_basic_used	node_memory_MemTotal_bytes{$N} - node_memory_MemFree_bytes{$N} - (node_memory_Cached_bytes{$N} + node_memory_Buffers_bytes{$N} + node_memory_SReclaimable_bytes{$N})
+mem_basic_cache	node_memory_Cached_bytes{$N} + node_memory_Buffers_bytes{$N} + node_memory_SReclaimable_bytes{$N}
+mem_basic_free	node_memory_MemFree_bytes{$N}
+mem_basic_swap	(node_memory_SwapTotal_bytes{$N} - node_memory_SwapFree_bytes{$N})
+net_basic_rx	irate(node_network_receive_bytes_total{$N}[$__rate_interval]) * 8
+net_basic_tx	irate(node_network_transmit_bytes_total{$N}[$__rate_interval]) * 8
+disk_space_used	100 - ((node_filesystem_avail_bytes{$N,device!~"rootfs"} * 100) / node_filesystem_size_bytes{$N,device!~"rootfs"})
+sys_load_1	node_load1{$N}
+sys_load_5	node_load5{$N}
+sys_load_15	node_load15{$N}
+cpu_by_mode	sum by (mode) (irate(node_cpu_seconds_total{$N}[$__rate_interval])) / on () group_left () scalar(count(count(node_cpu_seconds_total{$N}) by (cpu)))
+cpu_freq	node_cpu_scaling_frequency_hertz{$N}
+pressure_cpu	rate(node_pressure_cpu_waiting_seconds_total{$N}[$__rate_interval])
+pressure_mem	rate(node_pressure_memory_waiting_seconds_total{$N}[$__rate_interval])
+pressure_io	rate(node_pressure_io_waiting_seconds_total{$N}[$__rate_interval])
+disk_iops_read	irate(node_disk_reads_completed_total{$N,device=~"[a-z]+|nvme[0-9]+n[0-9]+|mmcblk[0-9]+"}[$__rate_interval])
+disk_iops_write	irate(node_disk_writes_completed_total{$N,device=~"[a-z]+|nvme[0-9]+n[0-9]+|mmcblk[0-9]+"}[$__rate_interval])
+disk_read_bytes	irate(node_disk_read_bytes_total{$N,device=~"[a-z]+|nvme[0-9]+n[0-9]+|mmcblk[0-9]+"}[$__rate_interval])
+disk_write_bytes	irate(node_disk_written_bytes_total{$N,device=~"[a-z]+|nvme[0-9]+n[0-9]+|mmcblk[0-9]+"}[$__rate_interval])
+disk_io_time	irate(node_disk_io_time_seconds_total{$N,device=~"[a-z]+|nvme[0-9]+n[0-9]+|mmcblk[0-9]+"}[$__rate_interval])
+net_packets_rx	irate(node_network_receive_packets_total{$N}[$__rate_interval])
+net_errs_rx	irate(node_network_receive_errs_total{$N}[$__rate_interval])
+net_drop_rx	irate(node_network_receive_drop_total{$N}[$__rate_interval])
+context_switches	irate(node_context_switches_total{$N}[$__rate_interval])
+interrupts	irate(node_intr_total{$N}[$__rate_interval])
+forks	irate(node_forks_total{$N}[$__rate_interval])
+procs_running	node_procs_running{$N}
+procs_blocked	node_procs_blocked{$N}
+filefd	node_filefd_allocated{$N}
+hwmon_temp	node_hwmon_temp_celsius{$N}
+fs_files_free	node_filesystem_files_free{$N,device!~"rootfs"}
+EOF
+# ranges: name, length (s), step (s) as Grafana picks for a ~1200 px panel;
+# 7 d only when the data covers it
+QRANGES="1h 24h"
+[ "${HOURS:-0}" -ge 169 ] 2>/dev/null && QRANGES="1h 24h 7d"
+range_len() { case $1 in 1h) echo 3600 ;; 24h) echo 86400 ;; 7d) echo 604800 ;; esac; }
+range_step() { case $1 in 1h) echo 15 ;; 24h) echo 120 ;; 7d) echo 600 ;; esac; }
+rate_interval() { # STEP -> Grafana's $__rate_interval for a 15 s scrape interval
+  local s=$(( $1 + 15 )); [ $s -lt 60 ] && s=60
+  if [ $((s % 60)) = 0 ]; then echo "$((s / 60))m"; else echo "$((s / 60))m$((s % 60))s"; fi
+}
+nef_queries() { # RANGE -> path of the Node Exporter Full set for that range
+  local f=$WORK/queries-nef-$1.txt
+  sed -e "s/\\\$N/instance=\"$NEF_INSTANCE\",job=\"node\"/g" \
+      -e "s/\\\$__rate_interval/$(rate_interval "$(range_step "$1")")/g" "$WORK/queries-nef.txt" >"$f"
+  echo "$f"
+}
+NEF_INSTANCE=host0000.lan:9100
+
 run_system() { # SYS RUN
   local sys=$1 run=$2 dir=$WORK/$1-$2 port base res code t0 c0 c1 r
   mkdir -p "$dir" "$WORK/res/$sys"
@@ -383,22 +462,27 @@ run_system() { # SYS RUN
   # queries
   code=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/v1/query_range?query=1&start=0&end=60&step=15")
   if [ "$code" = 200 ]; then
-    local rng
-    for rng in 1h 24h; do
+    local rng set qf
+    for rng in $QRANGES; do
       local len step
-      if [ $rng = 1h ]; then len=3600 step=15; else len=86400 step=120; fi
+      len=$(range_len $rng) step=$(range_step $rng)
       # evaluation times 333 ms off the scrape grid: no sample lies exactly on
       # a window boundary (see the report's note on closed/left-open windows)
       local e=$(( (END_MS / 1000) / step * step ))
-      "$PB" query --url "$base" --queries "$WORK/queries.txt" \
-        --start "$((e - len - 1)).667" --end "$((e - 1)).667" \
-        --step "$step" --runs "$QRUNS" --dump "$dir/q$rng.dump" --extra "$QUERY_EXTRA" \
-        >"$dir/q$rng.out" 2>&1
-      echo "q${rng}_p50_ms $(kv "$dir/q$rng.out" all_p50_ms)" >>"$res"
-      echo "q${rng}_p99_ms $(kv "$dir/q$rng.out" all_p99_ms)" >>"$res"
-      echo "q${rng}_errors $(kv "$dir/q$rng.out" errors)" >>"$res"
-      cp "$dir/q$rng.out" "$WORK/res/$sys/q$rng.$run.out"
-      [ "$run" = 1 ] && cp "$dir/q$rng.dump" "$WORK/res/$sys/q$rng.dump"
+      # q: the dashboard set over all hosts; nef: Node Exporter Full, one host
+      for set in q nef; do
+        if [ $set = q ]; then qf=$WORK/queries.txt; else qf=$(nef_queries $rng); fi
+        "$PB" query --url "$base" --queries "$qf" \
+          --start "$((e - len - 1)).667" --end "$((e - 1)).667" \
+          --step "$step" --runs "$QRUNS" --dump "$dir/$set$rng.dump" --extra "$QUERY_EXTRA" \
+          >"$dir/$set$rng.out" 2>&1
+        echo "$set${rng}_p50_ms $(kv "$dir/$set$rng.out" all_p50_ms)" >>"$res"
+        echo "$set${rng}_p99_ms $(kv "$dir/$set$rng.out" all_p99_ms)" >>"$res"
+        echo "$set${rng}_total_ms $(kv "$dir/$set$rng.out" sum_median_ms)" >>"$res"
+        echo "$set${rng}_errors $(kv "$dir/$set$rng.out" errors)" >>"$res"
+        cp "$dir/$set$rng.out" "$WORK/res/$sys/$set$rng.$run.out"
+        [ "$run" = 1 ] && cp "$dir/$set$rng.dump" "$WORK/res/$sys/$set$rng.dump"
+      done
     done
   else
     echo "query_unavailable 1" >>"$res"
@@ -432,12 +516,16 @@ if [ "$DO_PEERS" = 1 ] && [ -z "$REPORT_ONLY" ]; then
   done
   # answers compared with Prometheus's
   for sys in pharos victoriametrics; do
-    for rng in 1h 24h; do
-      if [ -f "$WORK/res/prometheus/q$rng.dump" ] && [ -f "$WORK/res/$sys/q$rng.dump" ]; then
-        "$PB" compare --tol 1e-6 --skip-before "$(( START_MS / 1000 + 600 ))" \
-          "$WORK/res/prometheus/q$rng.dump" "$WORK/res/$sys/q$rng.dump" \
-          >"$WORK/res/$sys/cmp$rng.out" 2>&1
-      fi
+    for rng in $QRANGES; do
+      for set in q nef; do # cmp<rng>.out for the dashboard set, nefcmp<rng>.out
+        cmpf=$WORK/res/$sys/cmp$rng.out
+        [ $set = nef ] && cmpf=$WORK/res/$sys/nefcmp$rng.out
+        if [ -f "$WORK/res/prometheus/$set$rng.dump" ] && [ -f "$WORK/res/$sys/$set$rng.dump" ]; then
+          "$PB" compare --tol 1e-6 --skip-before "$(( START_MS / 1000 + 600 ))" \
+            "$WORK/res/prometheus/$set$rng.dump" "$WORK/res/$sys/$set$rng.dump" \
+            >"$cmpf" 2>&1
+        fi
+      done
     done
   done
 fi
@@ -611,7 +699,7 @@ fi
 # everything the report needs, for --report-only
 [ -z "$REPORT_ONLY" ] && declare -p QUICK RUNS HOSTS HOURS SHARDS QRUNS EXP_SCRAPES SETTLE COMPACT_WAIT \
   DO_PEERS DO_EXP AVAIL EXP_AVAIL DO_SCRAPE SCRAPE_AVAIL SCRAPE_TARGETS SCRAPE_INTERVAL SCRAPE_WINDOW \
-  SCRAPE_SERIES DO_OM OM_AVAIL SERIES START_MS END_MS VM_VERSION_DEB LOADAVG_START RUN_DATE 2>/dev/null |
+  SCRAPE_SERIES DO_OM OM_AVAIL SERIES START_MS END_MS QRANGES NEF_INSTANCE VM_VERSION_DEB LOADAVG_START RUN_DATE 2>/dev/null |
   sed 's/^declare -A/declare -gA/' >"$WORK/state.sh"
 
 log "writing $OUT"
@@ -634,8 +722,8 @@ cell() {
   else fmt "$m" "$5"; fi
 }
 med() { collect "$1" "$2" | cut -d' ' -f1; }
-ratio() { # A B -> A/B
-  [ -z "$1" ] || [ -z "$2" ] || [ "$1" = - ] || [ "$2" = - ] && { echo "-"; return; }
+ratio() { # A B -> A/B ("-" unless both are numbers)
+  [[ "${1:-}" =~ ^[0-9.]+$ && "${2:-}" =~ ^[0-9.]+$ ]] || { echo "-"; return; }
   awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "-"; else printf "%.2fx\n", a/b }'
 }
 tk() { kv "$T" "$1"; }
@@ -757,52 +845,86 @@ avail() { [ "${AVAIL[$1]:-}" = ok ]; }
     echo
     echo "## Side by side: query latency"
     echo
-    echo "The query set (a node_exporter dashboard: $(grep -vc '^#' "$WORK/queries.txt") panels) over the last 1 h" \
-         "(step 15 s) and the last 24 h (step 120 s) of the data; each query $QRUNS times after one warm-up." \
+    rdesc=""
+    for rng in $QRANGES; do rdesc="$rdesc, the last $rng (step $(range_step $rng) s)"; done
+    echo "The query set (a node_exporter dashboard over all hosts: $(grep -vc '^#' "$WORK/queries.txt") panels) over${rdesc#,}" \
+         "of the data; each query $QRUNS times after one warm-up." \
          "p50/p99 over all query executions of a run; median (min–max) over runs. VictoriaMetrics with nocache=1."
     echo
-    echo "| range | measure | Pharos | Prometheus | VictoriaMetrics | Pharos / Prometheus |"
-    echo "|---|---|---|---|---|---|"
-    for rng in 1h 24h; do
+    echo "| range | measure | Pharos | Prometheus | VictoriaMetrics | Pharos / Prometheus | Pharos / VictoriaMetrics |"
+    echo "|---|---|---|---|---|---|---|"
+    for rng in $QRANGES; do
       for p in p50 p99; do
         a=$(avail pharos && cell pharos "q${rng}_${p}_ms" 1 2 || echo "not available")
         b=$(avail prometheus && cell prometheus "q${rng}_${p}_ms" 1 2 || echo "not available")
         c=$(avail victoriametrics && cell victoriametrics "q${rng}_${p}_ms" 1 2 || echo "not available")
-        echo "| $rng | $p (ms) | $a | $b | $c | $(ratio "$(med pharos "q${rng}_${p}_ms")" "$(med prometheus "q${rng}_${p}_ms")") |"
+        echo "| $rng | $p (ms) | $a | $b | $c | $(ratio "$(med pharos "q${rng}_${p}_ms")" "$(med prometheus "q${rng}_${p}_ms")") |" \
+             "$(ratio "$(med pharos "q${rng}_${p}_ms")" "$(med victoriametrics "q${rng}_${p}_ms")") |"
       done
     done
     echo
+    # per_query_table SET QUERYFILE-FOR-NAMES CMP-PREFIX
+    per_query_table() {
+      local set=$1 names=$2 cmpp=$3 rng qn qe cells s f v
+      echo "| query | range | Pharos | Prometheus | VictoriaMetrics | Pharos / Prometheus | Pharos answer | VictoriaMetrics answer |"
+      echo "|---|---|---|---|---|---|---|---|"
+      for rng in $QRANGES; do
+        while IFS=$'\t' read -r qn qe; do
+          [ -z "$qn" ] || [ "${qn:0:1}" = "#" ] && continue
+          cells=()
+          for s in "${SYSTEMS[@]}"; do
+            f=$WORK/res/$s/$set$rng.1.out
+            v=$(grep -E "^query [0-9]+ $qn " "$f" 2>/dev/null | head -1)
+            if [ -z "$v" ]; then cells+=("n/a")
+            elif grep -q ' error ' <<<"$v"; then cells+=("error")
+            else cells+=("$(sed -E 's/.*median_ms=([0-9.]+).*/\1/' <<<"$v")"); fi
+          done
+          verdict() {
+            local f=$WORK/res/$1/$cmpp$rng.out
+            [ -f "$f" ] || { echo "n/a"; return; }
+            grep -E "^compare $qn " "$f" | head -1 | cut -d' ' -f3 | sed 's/DIFFERS/**DIFFERS**/'
+          }
+          echo "| $qn | $rng | ${cells[0]} | ${cells[1]} | ${cells[2]} | $(ratio "${cells[0]}" "${cells[1]}") |" \
+               "$(verdict pharos) | $(verdict victoriametrics) |"
+        done <"$names"
+      done
+      echo
+      for s in pharos victoriametrics; do
+        for rng in $QRANGES; do
+          f=$WORK/res/$s/$cmpp$rng.out
+          [ -f "$f" ] && grep -q DIFFERS "$f" &&
+            grep DIFFERS "$f" | head -3 | sed "s/^compare /- $s $rng: /; s/\`//g" | cut -c1-400
+        done
+      done
+    }
     echo "Per query (run 1, median ms; \"equal\" = same series, timestamps and values within 1e-6 relative of Prometheus's answer):"
     echo
-    echo "| query | range | Pharos | Prometheus | VictoriaMetrics | Pharos answer | VictoriaMetrics answer |"
-    echo "|---|---|---|---|---|---|---|"
-    for rng in 1h 24h; do
-      while IFS=$'\t' read -r qn qe; do
-        [ -z "$qn" ] || [ "${qn:0:1}" = "#" ] && continue
-        cells=()
-        for s in "${SYSTEMS[@]}"; do
-          f=$WORK/res/$s/q$rng.1.out
-          v=$(grep -E "^query [0-9]+ $qn " "$f" 2>/dev/null | head -1)
-          if [ -z "$v" ]; then cells+=("n/a")
-          elif grep -q ' error ' <<<"$v"; then cells+=("error")
-          else cells+=("$(sed -E 's/.*median_ms=([0-9.]+).*/\1/' <<<"$v")"); fi
-        done
-        verdict() {
-          local f=$WORK/res/$1/cmp$rng.out
-          [ -f "$f" ] || { echo "n/a"; return; }
-          grep -E "^compare $qn " "$f" | head -1 | cut -d' ' -f3 | sed 's/DIFFERS/**DIFFERS**/'
-        }
-        echo "| $qn | $rng | ${cells[0]} | ${cells[1]} | ${cells[2]} | $(verdict pharos) | $(verdict victoriametrics) |"
-      done <"$WORK/queries.txt"
-    done
+    per_query_table q "$WORK/queries.txt" cmp
     echo
-    for s in pharos victoriametrics; do
-      for rng in 1h 24h; do
-        f=$WORK/res/$s/cmp$rng.out
-        [ -f "$f" ] && grep -q DIFFERS "$f" &&
-          grep DIFFERS "$f" | head -3 | sed "s/^compare /- $s $rng: /; s/\`//g" | cut -c1-400
+    echo "### Node Exporter Full, one host"
+    echo
+    echo "The main panels of Grafana's Node Exporter Full dashboard for one host (instance=\"$NEF_INSTANCE\"):" \
+         "$(grep -vc '^#' "$WORK/queries-nef.txt") query targets, one request each as Grafana sends them," \
+         "\`\$__rate_interval\` written out as Grafana computes it for a 15 s scrape interval" \
+         "($(for rng in $QRANGES; do printf '%s: %s; ' "$rng" "$(rate_interval "$(range_step $rng)")"; done | sed 's/; $//'))." \
+         "\"Dashboard total\" is the sum of the per-query medians: the time to answer every panel once, one after the other."
+    echo
+    echo "| range | measure | Pharos | Prometheus | VictoriaMetrics | Pharos / Prometheus | Pharos / VictoriaMetrics |"
+    echo "|---|---|---|---|---|---|---|"
+    for rng in $QRANGES; do
+      for p in total p50 p99; do
+        a=$(avail pharos && cell pharos "nef${rng}_${p}_ms" 1 2 || echo "not available")
+        b=$(avail prometheus && cell prometheus "nef${rng}_${p}_ms" 1 2 || echo "not available")
+        c=$(avail victoriametrics && cell victoriametrics "nef${rng}_${p}_ms" 1 2 || echo "not available")
+        lbl=$p; [ $p = total ] && lbl="**dashboard total**"
+        echo "| $rng | $lbl (ms) | $a | $b | $c | $(ratio "$(med pharos "nef${rng}_${p}_ms")" "$(med prometheus "nef${rng}_${p}_ms")") |" \
+             "$(ratio "$(med pharos "nef${rng}_${p}_ms")" "$(med victoriametrics "nef${rng}_${p}_ms")") |"
       done
     done
+    echo
+    echo "Per query (run 1, median ms):"
+    echo
+    per_query_table nef "$WORK/queries-nef.txt" nefcmp
     echo
     echo "Evaluation timestamps are placed 333 ms off the 15 s scrape grid, so no sample lies exactly on the start" \
          "of a range window: there Prometheus 2.x (closed windows \\[t-r, t\\], the Debian package) and Prometheus 3.x" \
