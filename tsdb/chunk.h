@@ -91,6 +91,10 @@ typedef struct chunk_xor {
   int64_t t;              /* last timestamp */
   uint64_t delta;         /* last timestamp delta (mod 2^64) */
   chunk__xor_state_t vs;  /* last value and XOR window */
+  /* Copies of what the bytes say, so an append need not load the
+   * buffer's first cache line (the header is still written for readers). */
+  int64_t t0;             /* first timestamp, when n > 0 */
+  uint16_t n;             /* samples, as in the header */
 } chunk_xor_t;
 
 void chunk_xor_init(chunk_xor_t *c);

@@ -277,9 +277,7 @@ unsigned chunk_xor_header_count(const uint8_t *data, size_t len) {
   return ((unsigned)data[0] << 8) | data[1];
 }
 
-unsigned chunk_xor_num_samples(const chunk_xor_t *c) {
-  return c->w.buf ? chunk_xor_header_count(c->w.buf, c->w.cap) : 0;
-}
+unsigned chunk_xor_num_samples(const chunk_xor_t *c) { return c->n; }
 
 int chunk_xor_append(chunk_xor_t *c, int64_t t, double v) {
   unsigned n = chunk_xor_num_samples(c);
@@ -289,6 +287,7 @@ int chunk_xor_append(chunk_xor_t *c, int64_t t, double v) {
   if (n == 0) {
     bw_write(&c->w, 0, 16); /* header, filled in below */
     bw_uvarint(&c->w, zigzag(t));
+    c->t0 = t;
     xor_put(&c->w, &c->vs, bits, true);
     c->delta = 0;
   } else if (n == 1) {
@@ -318,6 +317,7 @@ int chunk_xor_append(chunk_xor_t *c, int64_t t, double v) {
   }
   c->t = t;
   n++;
+  c->n = (uint16_t)n;
   c->w.buf[0] = (uint8_t)(n >> 8);
   c->w.buf[1] = (uint8_t)n;
   return 0;
@@ -339,12 +339,8 @@ size_t chunk_xor_len(const chunk_xor_t *c) {
 size_t chunk_xor_alloc_size(const chunk_xor_t *c) { return c->w.cap; }
 
 int64_t chunk_xor_first_ts(const chunk_xor_t *c) {
-  ph_assert(c->w.buf != NULL);
-  chunk__br_t r = {c->w.buf, c->w.nbits, 16};
-  uint64_t u = 0;
-  bool ok = br_uvarint(&r, &u);
-  ph_assert(ok);
-  return unzigzag(u);
+  ph_assert(c->n > 0);
+  return c->t0;
 }
 
 int64_t chunk_xor_last_ts(const chunk_xor_t *c) { return c->t; }
@@ -368,8 +364,9 @@ int chunk_xor_load(chunk_xor_t *c, const uint8_t *data, size_t len) {
   if (n == 0) return len == 2 ? 0 : PH_ECORRUPT;
   chunk_xor_iter_t it;
   chunk_xor_iter_init(&it, data, len, n);
-  while (chunk_xor_iter_next(&it)) {
-  }
+  int64_t t0 = 0;
+  while (chunk_xor_iter_next(&it))
+    if (it.read == 1) t0 = it.t;
   if (it.err || it.read != n || (it.r.pos + 7) / 8 != len) return PH_ECORRUPT;
   c->w.buf = ph_malloc(len);
   memcpy(c->w.buf, data, len);
@@ -380,6 +377,8 @@ int chunk_xor_load(chunk_xor_t *c, const uint8_t *data, size_t len) {
   c->t = it.t;
   c->delta = it.delta;
   c->vs = it.vs;
+  c->t0 = t0;
+  c->n = (uint16_t)n;
   return 0;
 }
 
