@@ -2,16 +2,24 @@
  * bench_expfmt.c - throughput of the exposition parser (collector/expfmt).
  *
  * Parses a scrape body many times with one reused parser, as the scrape
- * loop does, touching every label so nothing is optimised away, and
- * prints samples/s, ns/sample and MB/s.  The body is node_exporter's real
- * output (shared/node-exporter-fixtures/e2e-output.txt, or the file named
- * on the command line), repeated to about 10,000 lines; without it, a
- * generated node_exporter-like body of 10,000 lines.  Not part of the test
- * suite; build and run by hand, e.g.
+ * loop does, and prints samples/s, ns/sample and MB/s for three modes:
+ *   eager        next() does everything; every label is touched
+ *   lazy         lazy mode, no label step: what a scrape whose series all
+ *                hit the cache costs (series text and value touched)
+ *   lazy+labels  lazy mode with expfmt_parser_labels on every sample (a
+ *                first scrape, all misses); every label is touched
+ * Times are the process's CPU time (the machine is usually shared); an
+ * optional third argument runs one mode only ("eager", "lazy" or
+ * "lazy+labels").  The body is node_exporter's real output
+ * (shared/node-exporter-fixtures/e2e-output.txt, or the file named on the
+ * command line; "" for the generated one), repeated to about 10,000
+ * lines; without it, a generated node_exporter-like body of 10,000
+ * lines.  Not part of the test suite; built by bench/meson.build, or by
+ * hand, e.g.
  *
  *   cc -O2 -D_GNU_SOURCE -Icollector -Icommon bench/bench_expfmt.c \
  *      collector/expfmt.c collector/expfmt_num.c common/mem.c -lm \
- *      -o /tmp/bench_expfmt && /tmp/bench_expfmt [file] [iterations]
+ *      -o /tmp/bench_expfmt && /tmp/bench_expfmt [file] [iterations] [mode]
  */
 #include "expfmt.h"
 
@@ -22,7 +30,7 @@
 
 static double now_s(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -68,6 +76,7 @@ static char *generate(size_t lines, size_t *len) {
 
 int main(int argc, char **argv) {
   const char *path = argc > 1 ? argv[1] : NULL;
+  const char *only = argc > 3 ? argv[3] : NULL;
   long iters = argc > 2 ? atol(argv[2]) : 0;
   char deflt[4096];
   if (!path) {
@@ -109,24 +118,33 @@ int main(int argc, char **argv) {
   }
   if (iters <= 0) iters = (long)(3000000 / (per_body ? per_body : 1)) + 1;
 
-  double t0 = now_s();
-  size_t samples = 0;
-  for (long it = 0; it < iters; it++) {
-    expfmt_parser_reset(p, body, len, EXPFMT_FORMAT_TEXT);
-    while ((rc = expfmt_parser_next(p, &e)) > 0) {
-      if (e.kind != EXPFMT_SERIES) continue;
-      samples++;
-      sink += e.name.len + (size_t)e.value;
-      for (size_t i = 0; i < e.nlabels; i++)
-        sink += e.labels[i].name.len + e.labels[i].value.len;
+  static const char *const modes[] = {"eager", "lazy", "lazy+labels"};
+  for (int mode = 0; mode < 3; mode++) {
+    if (only && strcmp(only, modes[mode]) != 0) continue;
+    expfmt_parser_set_lazy(p, mode > 0);
+    double t0 = now_s();
+    size_t samples = 0;
+    for (long it = 0; it < iters; it++) {
+      expfmt_parser_reset(p, body, len, EXPFMT_FORMAT_TEXT);
+      while ((rc = expfmt_parser_next(p, &e)) > 0) {
+        if (e.kind != EXPFMT_SERIES) continue;
+        samples++;
+        sink += e.series.len + (size_t)e.value;
+        if (mode == 1) continue;
+        if (mode == 2 && expfmt_parser_labels(p, &e) < 0) abort();
+        sink += e.name.len;
+        for (size_t i = 0; i < e.nlabels; i++)
+          sink += e.labels[i].name.len + e.labels[i].value.len;
+      }
+      if (rc < 0) abort();
     }
-    if (rc < 0) abort();
+    double dt = now_s() - t0;
+    printf("%-12s %ld iterations, %zu samples in %.3f s: ", modes[mode], iters,
+           samples, dt);
+    printf("%.0f samples/s, %.1f ns/sample, %.0f MB/s (sink %zu)\n",
+           (double)samples / dt, dt * 1e9 / (double)samples,
+           (double)len * (double)iters / dt / 1e6, sink & 1);
   }
-  double dt = now_s() - t0;
-  printf("%ld iterations, %zu samples in %.3f s\n", iters, samples, dt);
-  printf("%.0f samples/s, %.1f ns/sample, %.0f MB/s (sink %zu)\n",
-         (double)samples / dt, dt * 1e9 / (double)samples,
-         (double)len * (double)iters / dt / 1e6, sink & 1);
   expfmt_parser_free(p);
   free(body);
   return 0;

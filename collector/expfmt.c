@@ -31,6 +31,14 @@
  * is complete the spans are resolved into the public label arrays, so a
  * scratch realloc mid-line never leaves a stale pointer.
  *
+ * Lazy mode: quoted strings are only scanned and UTF-8-checked on the
+ * way (span.esc marks those with escapes); resolving escapes, rewriting
+ * le/quantile, filling the label array and the duplicate-name check form
+ * the label step (label_step), which the eager parser runs last on every
+ * sample and a lazy one only when expfmt_parser_labels asks.  Metric names
+ * and exemplar labels are resolved at once in both modes (the family logic
+ * needs the name; exemplars are rare).
+ *
  * Families: the parser remembers the current metric family (name, type,
  * which metadata lines it had, whether samples followed).  A sample
  * belongs to it when its name is the family name plus a suffix its type
@@ -65,7 +73,9 @@
 typedef struct span {
   size_t off;
   size_t len;
-  bool scratch;
+  bool scratch; /* in the scratch buffer, else in the body */
+  bool esc;     /* body bytes of a quoted string whose escapes are still to
+                   be resolved (materialize) */
 } span_t;
 
 typedef struct rawlabel {
@@ -106,6 +116,13 @@ struct expfmt_parser {
   expfmt_type_t famtype;
 
   size_t nsamples;
+
+  /* Lazy mode (expfmt_parser_set_lazy): the label step of the last series
+   * entry waits for expfmt_parser_labels. */
+  bool lazy;
+  bool pending;          /* a series entry's label step is still to run */
+  span_t name_span;      /* that entry's metric name */
+  expfmt_type_t cur_type; /* and its family type (for le/quantile) */
 
   char err[512];
   size_t eline, ecol, eoff;
@@ -164,7 +181,7 @@ static inline expfmt_str_t resolve(const expfmt_parser_t *p, span_t s) {
 }
 
 static inline span_t buf_span(size_t off, size_t len) {
-  span_t s = {off, len, false};
+  span_t s = {off, len, false, false};
   return s;
 }
 
@@ -206,12 +223,19 @@ static span_t unescape(expfmt_parser_t *p, size_t s, size_t n, bool quote_esc) {
     out[o++] = c;
   }
   p->slen = off + o;
-  span_t r = {off, o, true};
+  span_t r = {off, o, true, false};
   return r;
 }
 
-/* A quoted string at buf[i] == '"': sets *out to its content (unescaped
- * if needed) and *end past the closing quote. */
+/* Resolves a quoted string's escapes into the scratch, if it has any. */
+static inline void materialize(expfmt_parser_t *p, span_t *s) {
+  if (s->esc) *s = unescape(p, s->off, s->len, true);
+}
+
+/* A quoted string at buf[i] == '"': sets *out to its content as it stands
+ * in the body, flagged esc when it has escapes (materialize resolves them),
+ * and *end past the closing quote.  Validates UTF-8 here, so that errors
+ * come in the same order whatever is resolved later. */
 static int parse_quoted(expfmt_parser_t *p, size_t i, bool allow_nl,
                         span_t *out, size_t *end) {
   const unsigned char *b = ub(p);
@@ -238,7 +262,7 @@ static int parse_quoted(expfmt_parser_t *p, size_t i, bool allow_nl,
   *end = j + 1;
   *out = buf_span(s, j - s);
   if (high && !expfmt__utf8_valid(b + s, j - s)) return QS_BADUTF8;
-  if (esc) *out = unescape(p, s, j - s, true);
+  out->esc = esc;
   return QS_OK;
 }
 
@@ -546,6 +570,7 @@ static int meta_name(expfmt_parser_t *p, size_t *i, unsigned kind,
     if (rc == QS_BADUTF8 || name->len == 0)
       return fail_q(p, j, "invalid metric name ", p->buf + j, end - j, NULL,
                     (size_t)-1);
+    materialize(p, name);
     j = end;
   } else {
     return fail_tok(p, j, CX_META, expected);
@@ -722,6 +747,7 @@ static int parse_labels(expfmt_parser_t *p, size_t *io, bool exemplar,
       if (ln.len == (size_t)-1)
         return fail_q(p, at, "invalid metric name ", p->buf + at, end - at,
                       NULL, (size_t)-1);
+      materialize(p, &ln); /* the family logic needs the name now */
       *name = ln;
       *have_name = true;
       if (b[i++] == '}') break;
@@ -742,6 +768,10 @@ static int parse_labels(expfmt_parser_t *p, size_t *io, bool exemplar,
     if (rc == QS_BADUTF8)
       return fail_q(p, i, "invalid UTF-8 label value: ", p->buf + i, end - i,
                     NULL, (size_t)-1);
+    if (exemplar) { /* exemplars are rare: resolved at once, lazy or not */
+      materialize(p, &ln);
+      materialize(p, &lv);
+    }
     push_label(p, exemplar, ln, lv, at);
     i = end;
     if (text) {
@@ -864,7 +894,7 @@ static void normalize_bounds(expfmt_parser_t *p, expfmt_type_t t) {
     if (k == v.len && memcmp(tmp, v.ptr, k) == 0) continue;
     size_t off = scratch_alloc(p, k);
     memcpy(p->scratch + off, tmp, k);
-    span_t s = {off, k, true};
+    span_t s = {off, k, true, false};
     p->raw[i].value = s;
   }
 }
@@ -913,6 +943,30 @@ static int om_exemplar(expfmt_parser_t *p, size_t *io, expfmt_entry_t *e) {
   return 0;
 }
 
+/* The label step of the current series entry: resolves escapes, rewrites
+ * le/quantile, fills the public label array and rejects duplicate names.
+ * Writes to the scratch may move it, so every entry string that can live
+ * there (name, exemplar labels) is resolved again afterwards. */
+static int label_step(expfmt_parser_t *p, expfmt_entry_t *e) {
+  for (size_t i = 0; i < p->nraw; i++) {
+    materialize(p, &p->raw[i].name);
+    materialize(p, &p->raw[i].value);
+  }
+  normalize_bounds(p, p->cur_type);
+  resolve_labels(p, false);
+  int rc = check_dups(p);
+  if (rc < 0) return rc;
+  e->labels = p->lbl;
+  e->nlabels = p->nraw;
+  e->name = resolve(p, p->name_span);
+  if (e->has_exemplar) {
+    resolve_labels(p, true);
+    e->exemplar.labels = p->elbl;
+    e->exemplar.nlabels = p->neraw;
+  }
+  return 0;
+}
+
 static int finish_series(expfmt_parser_t *p, expfmt_entry_t *e, span_t name,
                          size_t series_end) {
   expfmt_str_t nm = resolve(p, name);
@@ -925,22 +979,24 @@ static int finish_series(expfmt_parser_t *p, expfmt_entry_t *e, span_t name,
     fam_set(p, nm, EXPFMT_TYPE_UNKNOWN); /* an implicit, untyped family */
     p->famsamples = true;
   }
-  normalize_bounds(p, t);
-  resolve_labels(p, false);
-  int rc = check_dups(p);
-  if (rc < 0) return rc;
+  p->name_span = name;
+  p->cur_type = t;
   e->kind = EXPFMT_SERIES;
-  e->name = resolve(p, name);
+  e->name = nm;
   e->series.ptr = p->buf + p->start;
   e->series.len = series_end - p->start;
-  e->labels = p->lbl;
-  e->nlabels = p->nraw;
   e->type = t;
   e->created = created && p->fmt == EXPFMT_FORMAT_OPENMETRICS;
   if (e->has_exemplar) {
     resolve_labels(p, true);
     e->exemplar.labels = p->elbl;
     e->exemplar.nlabels = p->neraw;
+  }
+  if (p->lazy) {
+    p->pending = true;
+  } else {
+    int rc = label_step(p, e);
+    if (rc < 0) return rc;
   }
   p->nsamples++;
   return EXPFMT_SERIES;
@@ -1093,9 +1149,29 @@ int expfmt_parser_next(expfmt_parser_t *p, expfmt_entry_t *e) {
   if (p->state > 0) return 0;
   memset(e, 0, sizeof(*e));
   p->slen = 0;
+  p->pending = false;
   int rc = p->fmt == EXPFMT_FORMAT_OPENMETRICS ? next_om(p, e) : next_text(p, e);
   if (rc <= 0) memset(e, 0, sizeof(*e));
   return rc;
+}
+
+int expfmt_parser_labels(expfmt_parser_t *p, expfmt_entry_t *e) {
+  if (p->state < 0) return PH_EPARSE;
+  if (!p->pending) return 0; /* eager mode, done already, or not a series */
+  ph_assert(e->kind == EXPFMT_SERIES);
+  p->pending = false;
+  int rc = label_step(p, e);
+  if (rc < 0) {
+    p->nsamples--; /* the entry turned out invalid after all */
+    e->labels = NULL;
+    e->nlabels = 0;
+  }
+  return rc;
+}
+
+void expfmt_parser_set_lazy(expfmt_parser_t *p, bool lazy) {
+  p->lazy = lazy;
+  p->pending = false;
 }
 
 /* ---- lifecycle and small API ------------------------------------------- */
@@ -1123,6 +1199,7 @@ void expfmt_parser_reset(expfmt_parser_t *p, const char *buf, size_t len,
   p->fammeta = 0;
   p->famtype = EXPFMT_TYPE_UNKNOWN;
   p->nsamples = 0;
+  p->pending = false;
   p->err[0] = '\0';
   p->eline = p->ecol = p->eoff = 0;
 }

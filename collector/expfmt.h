@@ -17,6 +17,31 @@
  * scratch buffer and label arrays are reused, so a parser that is reset
  * per scrape allocates nothing in steady state.
  *
+ * Lazy mode.  By default next() does the whole job: finds the line's extent,
+ * checks its syntax and resolves its labels (escapes, le/quantile
+ * normalisation, duplicate names).  After expfmt_parser_set_lazy(p, true)
+ * next() stops short of the label step for samples: it still checks the
+ * whole line's syntax (quoted strings with escapes, UTF-8, braces, quoted
+ * metric names, value, timestamp, exemplar) and tracks families, types and
+ * _created exactly as before, and fills name, series, value, timestamp,
+ * type, created and the exemplar, but leaves labels NULL / nlabels 0 until
+ * expfmt_parser_labels() is called for that entry.  The scrape loop calls
+ * it only when the series text misses its cache.
+ *
+ * Why skipping it is safe: the only check left to the label step (a label
+ * name used twice, or "__name__" as a label) depends on nothing but the
+ * series text's bytes, and its result does not depend on the format either.
+ * Identical bytes got through the label step when they were first seen and
+ * cached (the scrape loop caches a series only after its label step
+ * passed), so a cache hit cannot fail it now.  The cache keeps the labels
+ * of that first sighting, le/quantile already normalised under the family
+ * type of the time, as it did before lazy mode.  A miss runs it and fails
+ * exactly as the eager parser would, with the same message and LINE:COL,
+ * and it stops the parser: every later call returns PH_EPARSE, so one bad
+ * line still fails the whole scrape whatever the other lines hit.  Errors
+ * come in the same order as in eager mode because the eager parser, too,
+ * runs the label step last, after the value, timestamp and exemplar.
+ *
  * Semantics follow Prometheus 3's model/textparse (promparse.go,
  * openmetricsparse.go): the same accepted syntax, the same float syntax
  * (Go ParseFloat without hex floats or '_'), NaN canonicalised to
@@ -102,7 +127,8 @@ typedef struct expfmt_entry {
    * always a slice of the input: a cheap cache key for the scrape loop. */
   expfmt_str_t series;
   /* Labels other than the metric name, in exposition order; names unique
-   * and valid; owned by the parser. */
+   * and valid; owned by the parser.  Lazy mode: NULL / 0 until
+   * expfmt_parser_labels. */
   const expfmt_label_t *labels;
   size_t nlabels;
   double value;
@@ -141,6 +167,19 @@ void expfmt_parser_free(expfmt_parser_t *p); /* NULL is fine */
  * the input, or PH_EPARSE on malformed input; after an error every later
  * call returns PH_EPARSE again. */
 int expfmt_parser_next(expfmt_parser_t *p, expfmt_entry_t *e);
+
+/* Lazy mode on or off (off after new; kept across reset).  Applies from
+ * the next call to next. */
+void expfmt_parser_set_lazy(expfmt_parser_t *p, bool lazy);
+
+/* The label step of the series entry *e that the last next() call
+ * returned (lazy mode): fills e->labels and e->nlabels, and refreshes
+ * e->name and the exemplar's labels (the scratch buffer may have moved).
+ * Returns 0, or PH_EPARSE with the error set (as next() would have set it
+ * in eager mode) after which the parser is failed.  A no-op returning 0 in
+ * eager mode, for a non-series entry, or when called again for the same
+ * entry; must come before the next call to next/reset. */
+int expfmt_parser_labels(expfmt_parser_t *p, expfmt_entry_t *e);
 
 /* After PH_EPARSE: "LINE:COL: message" (NUL-terminated, owned by the
  * parser, valid until reset/free), and the position of the error: 1-based

@@ -7,8 +7,14 @@
  * through a hash index (XXH3 of the text).  An entry holds the labels the
  * series got after honor_labels, the target's labels and
  * metric_relabel_configs (or "dropped"), and the TSDB reference, so a
- * steady scrape costs one hash and one tsdb_append_ref per sample.  Entries
- * not seen in a successful scrape are evicted after it.
+ * steady scrape costs one key comparison and one tsdb_append_ref per
+ * sample: the entry after the last one found is tried before the hash
+ * index, since a target lists its series in the same order every time.  Entries
+ * not seen in a successful scrape are evicted after it.  The parser runs
+ * in lazy mode: labels are unescaped, normalised and checked
+ * (expfmt_parser_labels) only on a cache miss; a hit's identical bytes
+ * passed that step when they were cached (see expfmt.h), and a miss that
+ * fails it fails the scrape as before.
  *
  * Staleness.  A second array, keyed by the hash of the final labels, holds
  * every series appended without an explicit timestamp in the last
@@ -208,18 +214,28 @@ static bool stale_eq(void *ctx, uint32_t i) {
   return labels_equal(k->t->stale[i].lset, k->ls);
 }
 
-static void stale_track(scrape_target_t *t, const labels_t *ls, uint64_t lhash, uint64_t ref) {
-  stale_key_t k = {t, ls};
-  int64_t i = scrape__hidx_find(&t->stale_idx, lhash, stale_eq, &k);
+/* Marks ls seen; returns the hint for the next call (the entry after
+ * this one: a steady target exposes its series in the same order every
+ * time, and the array keeps that order, so the hint saves the lookup). */
+static size_t stale_track(scrape_target_t *t, const labels_t *ls, uint64_t lhash, uint64_t ref,
+                          size_t hint) {
+  int64_t i = -1;
+  if (hint < t->nstale && t->stale[hint].lhash == lhash && labels_equal(t->stale[hint].lset, ls)) {
+    i = (int64_t)hint;
+  } else {
+    stale_key_t k = {t, ls};
+    i = scrape__hidx_find(&t->stale_idx, lhash, stale_eq, &k);
+  }
   if (i >= 0) {
     t->stale[i].seen_iter = t->iter;
     t->stale[i].ref = ref;
-    return;
+    return (size_t)i + 1;
   }
   ph_grow(&t->stale, &t->capstale, t->nstale + 1);
   t->stale[t->nstale] = (stale_entry_t){lhash, labels_dup(ls), ref, t->iter, true};
   scrape__hidx_put(&t->stale_idx, lhash, (uint32_t)t->nstale);
   t->nstale++;
+  return t->nstale;
 }
 
 /* ok: mark and drop what this scrape did not see; failed: mark and drop
@@ -440,15 +456,30 @@ static int append_body(scrape_target_t *t, tsdb_appender_t *app, const char *bod
   scrape_manager_t *m = t->m;
   const scrape_job_t *j = t->job;
   expfmt_parser_reset(m->parser, body, len, pick_format(j, ct));
+  expfmt_parser_set_lazy(m->parser, true);
   meta_clear(&t->meta_build);
   expfmt_entry_t e;
   int k;
   bool over_limit = false;
+  /* Where the next sample's cache and staleness entries probably are: both
+   * arrays keep the order series were first seen in. */
+  size_t chint = 0, shint = 0;
   while ((k = expfmt_parser_next(m->parser, &e)) > 0) {
     if (k != EXPFMT_SERIES) {
       meta_note(&t->meta_build, &e);
       continue;
     }
+    int64_t ci = -1;
+    uint64_t kh = 0;
+    cache_key_t ck = {t, e.series.ptr, e.series.len};
+    if (chint < t->ncache && cache_eq(&ck, (uint32_t)chint)) {
+      ci = (int64_t)chint; /* keys are unique: this is the entry */
+    } else {
+      kh = XXH3_64bits(e.series.ptr, e.series.len);
+      ci = scrape__hidx_find(&t->cache_idx, kh, cache_eq, &ck);
+    }
+    bool is_new = ci < 0;
+    if (is_new && (k = expfmt_parser_labels(m->parser, &e)) < 0) break;
     c->total++;
     int64_t sts = ts;
     bool tracked = true;
@@ -456,10 +487,6 @@ static int append_body(scrape_target_t *t, tsdb_appender_t *app, const char *bod
       sts = e.ts_ms;
       tracked = j->track_timestamps_staleness;
     }
-    uint64_t kh = XXH3_64bits(e.series.ptr, e.series.len);
-    cache_key_t ck = {t, e.series.ptr, e.series.len};
-    int64_t ci = scrape__hidx_find(&t->cache_idx, kh, cache_eq, &ck);
-    bool is_new = ci < 0;
     if (is_new) {
       bool dropped;
       labels_t *ls = series_labels(t, &e, &dropped);
@@ -478,6 +505,7 @@ static int append_body(scrape_target_t *t, tsdb_appender_t *app, const char *bod
       ci = (int64_t)t->ncache++;
     }
     scache_entry_t *ce = &t->cache[ci];
+    chint = (size_t)ci + 1;
     ce->last_iter = t->iter;
     if (ce->lset == NULL) continue; /* dropped by metric relabeling */
     c->added++;
@@ -490,7 +518,7 @@ static int append_body(scrape_target_t *t, tsdb_appender_t *app, const char *bod
     if (rc == 0 && is_new) c->series_added++;
     if (rc != 0 && rc != PH_EOUTOFORDER && rc != PH_EDUPLICATE && rc != PH_EOUTOFBOUNDS)
       log_debug("Append failed", "target", t->url, "err", ph_strerror(rc));
-    if (tracked) stale_track(t, ce->lset, ce->lhash, ce->ref);
+    if (tracked) shint = stale_track(t, ce->lset, ce->lhash, ce->ref, shint);
   }
   if (k < 0) return ph_err(err, errlen, PH_EPARSE, "%s", expfmt_parser_error(m->parser));
   if (over_limit) {

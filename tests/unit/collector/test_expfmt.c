@@ -6,6 +6,12 @@
  * output (shared fixtures) is parsed and spot-checked; every prefix of a
  * text and an OpenMetrics document is parsed from an exactly-sized heap
  * copy so that AddressSanitizer catches any read past the end.
+ *
+ * Lazy mode: every error case runs a second time in lazy mode with the
+ * label step on every sample and must give the same message at the same
+ * place; the robustness documents and the node_exporter fixture are
+ * parsed both ways and compared entry by entry; test_lazy checks what
+ * lazy mode leaves out and that a bad line fails wherever it sits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,7 +137,85 @@ static void check_error_n(expfmt_format_t fmt, const char *doc, size_t n,
     fail_msg("%s: message \"%s\", want \"%s\"", doc, err, msg);
   /* Sticky. */
   assert_int_equal(expfmt_parser_next(f.p, &e), PH_EPARSE);
+
+  /* Lazy mode with the label step on every sample: the same error, at the
+   * same place, and just as sticky. */
+  char eager_err[512];
+  snprintf(eager_err, sizeof(eager_err), "%s", err);
+  expfmt_parser_reset(f.p, f.buf, n, fmt);
+  expfmt_parser_set_lazy(f.p, true);
+  while ((rc = expfmt_parser_next(f.p, &e)) > 0) {
+    if (rc == EXPFMT_SERIES && (rc = expfmt_parser_labels(f.p, &e)) < 0) break;
+  }
+  assert_int_equal(rc, PH_EPARSE);
+  size_t l2, c2, off2;
+  expfmt_parser_error_pos(f.p, &l2, &c2, &off2);
+  assert_int_equal(l2, l);
+  assert_int_equal(c2, c);
+  assert_int_equal(off2, off);
+  assert_string_equal(expfmt_parser_error(f.p), eager_err);
+  assert_int_equal(expfmt_parser_next(f.p, &e), PH_EPARSE);
+  assert_int_equal(expfmt_parser_labels(f.p, &e), PH_EPARSE);
   close_doc(&f);
+}
+
+static void assert_str_same(expfmt_str_t a, expfmt_str_t b) {
+  if (a.len != b.len || (a.len && memcmp(a.ptr, b.ptr, a.len) != 0))
+    fail_msg("\"%.*s\" != \"%.*s\"", (int)a.len, a.ptr, (int)b.len, b.ptr);
+}
+
+/* Parses buf[0..n) eagerly and lazily (label step on every sample) side by
+ * side and requires identical entries and the same outcome.  Also checks
+ * that lazy next() leaves the labels out.  Returns the final rc. */
+static int compare_lazy(expfmt_format_t fmt, const char *buf, size_t n) {
+  expfmt_parser_t *pe = expfmt_parser_new(buf, n, fmt);
+  expfmt_parser_t *pl = expfmt_parser_new(buf, n, fmt);
+  expfmt_parser_set_lazy(pl, true);
+  expfmt_entry_t a, b;
+  int ra, rb;
+  for (;;) {
+    ra = expfmt_parser_next(pe, &a);
+    rb = expfmt_parser_next(pl, &b);
+    if (rb == EXPFMT_SERIES) {
+      assert_null(b.labels);
+      assert_int_equal(b.nlabels, 0);
+      rb = expfmt_parser_labels(pl, &b);
+      if (rb == 0) rb = EXPFMT_SERIES;
+      /* a second call is a no-op */
+      if (rb > 0) assert_int_equal(expfmt_parser_labels(pl, &b), 0);
+    } else if (rb > 0) {
+      assert_int_equal(expfmt_parser_labels(pl, &b), 0); /* no-op */
+    }
+    assert_int_equal(ra, rb);
+    if (ra <= 0) break;
+    assert_int_equal(a.kind, b.kind);
+    assert_str_same(a.name, b.name);
+    assert_str_same(a.series, b.series);
+    assert_str_same(a.text, b.text);
+    assert_int_equal(a.type, b.type);
+    assert_int_equal(a.created, b.created);
+    assert_int_equal(a.has_ts, b.has_ts);
+    assert_true(a.ts_ms == b.ts_ms);
+    assert_memory_equal(&a.value, &b.value, sizeof(double));
+    assert_int_equal(a.nlabels, b.nlabels);
+    for (size_t i = 0; i < a.nlabels; i++) {
+      assert_str_same(a.labels[i].name, b.labels[i].name);
+      assert_str_same(a.labels[i].value, b.labels[i].value);
+    }
+    assert_int_equal(a.has_exemplar, b.has_exemplar);
+    assert_int_equal(a.exemplar.nlabels, b.exemplar.nlabels);
+    for (size_t i = 0; i < a.exemplar.nlabels; i++) {
+      assert_str_same(a.exemplar.labels[i].name, b.exemplar.labels[i].name);
+      assert_str_same(a.exemplar.labels[i].value, b.exemplar.labels[i].value);
+    }
+    assert_memory_equal(&a.exemplar.value, &b.exemplar.value, sizeof(double));
+    assert_true(a.exemplar.ts_ms == b.exemplar.ts_ms);
+  }
+  assert_string_equal(expfmt_parser_error(pe), expfmt_parser_error(pl));
+  assert_int_equal(expfmt_parser_samples(pe), expfmt_parser_samples(pl));
+  expfmt_parser_free(pe);
+  expfmt_parser_free(pl);
+  return ra;
 }
 
 static void check_error(expfmt_format_t fmt, const char *doc, size_t line,
@@ -757,6 +841,7 @@ static void parse_prefixes(expfmt_format_t fmt, const char *doc, size_t n,
     }
     if (fmt == OM && len < n - 1) assert_int_equal(rc, PH_EPARSE);
     if (len == n && valid) assert_int_equal(rc, 0);
+    assert_int_equal(compare_lazy(fmt, buf, len), rc);
     free(buf);
   }
   expfmt_parser_free(p);
@@ -836,6 +921,119 @@ static void test_many_labels(void **state) {
   char *dup = strstr(bad, "l33=");
   memcpy(dup, "l12=", 4);
   check_error(TEXT, bad, 1, (size_t)(dup - bad) + 1, "label name \"l12\" is not unique", true);
+}
+
+/* ---- lazy mode ----------------------------------------------------------- */
+
+static void test_lazy(void **state) {
+  (void)state;
+  static const char doc[] =
+      "# TYPE h histogram\n"
+      "h_bucket{le=\"1\",p=\"a\\\"b\"} 3 17\n"
+      "{\"q\\\"name\", x=\"y\\\\z\"} 2\n"
+      "# TYPE s summary\n"
+      "s{quantile=\"0.50\"} 1\n"
+      "dup{a=\"1\",b=\"2\",a=\"3\"} 4\n"
+      "after 5\n";
+  fixture_t f = open_doc(TEXT, doc);
+  expfmt_parser_set_lazy(f.p, true);
+  expfmt_entry_t e;
+  next_meta(f.p, &e, EXPFMT_TYPE, "h", NULL);
+  assert_int_equal(expfmt_parser_labels(f.p, &e), 0); /* not a series: no-op */
+  /* Everything but the labels, at once. */
+  assert_int_equal(expfmt_parser_next(f.p, &e), EXPFMT_SERIES);
+  assert_str(e.name, "h_bucket");
+  assert_str(e.series, "h_bucket{le=\"1\",p=\"a\\\"b\"}");
+  assert_true(e.value == 3 && e.has_ts && e.ts_ms == 17);
+  assert_int_equal(e.type, EXPFMT_TYPE_HISTOGRAM);
+  assert_null(e.labels);
+  assert_int_equal(e.nlabels, 0);
+  /* The label step: unescaped, le normalised. */
+  assert_int_equal(expfmt_parser_labels(f.p, &e), 0);
+  assert_int_equal(e.nlabels, 2);
+  assert_str(e.labels[0].value, "1.0");
+  assert_str(e.labels[1].value, "a\"b");
+  assert_str(e.name, "h_bucket");
+  /* A quoted, escaped metric name is resolved without the label step. */
+  assert_int_equal(expfmt_parser_next(f.p, &e), EXPFMT_SERIES);
+  assert_str(e.name, "q\"name");
+  assert_int_equal(expfmt_parser_labels(f.p, &e), 0);
+  assert_str(e.name, "q\"name");
+  assert_int_equal(e.nlabels, 1);
+  assert_str(e.labels[0].value, "y\\z");
+  next_meta(f.p, &e, EXPFMT_TYPE, "s", NULL);
+  /* Skipping the label step (a cache hit) leaves the type tracking as it
+   * was. */
+  assert_int_equal(expfmt_parser_next(f.p, &e), EXPFMT_SERIES);
+  assert_int_equal(e.type, EXPFMT_TYPE_SUMMARY);
+  assert_str(e.series, "s{quantile=\"0.50\"}");
+  /* A line whose label step would fail is returned by next(); skipped,
+   * the parse goes on (its bytes passed before when it was cached)... */
+  assert_int_equal(expfmt_parser_next(f.p, &e), EXPFMT_SERIES);
+  assert_str(e.name, "dup");
+  assert_int_equal(expfmt_parser_samples(f.p), 4);
+  /* ...but run, it fails the parser with the eager message and place. */
+  assert_int_equal(expfmt_parser_labels(f.p, &e), PH_EPARSE);
+  assert_null(e.labels);
+  assert_string_equal(expfmt_parser_error(f.p), "6:17: label name \"a\" is not unique");
+  assert_int_equal(expfmt_parser_samples(f.p), 3);
+  assert_int_equal(expfmt_parser_next(f.p, &e), PH_EPARSE);
+  assert_int_equal(expfmt_parser_labels(f.p, &e), PH_EPARSE);
+
+  /* Lazy mode survives reset; without the label step the bad line passes. */
+  expfmt_parser_reset(f.p, f.buf, sizeof(doc) - 1, TEXT);
+  int rc, series = 0;
+  while ((rc = expfmt_parser_next(f.p, &e)) > 0) series += rc == EXPFMT_SERIES;
+  assert_int_equal(rc, 0);
+  assert_int_equal(series, 5);
+  /* Back to eager: the same body fails in next(). */
+  expfmt_parser_set_lazy(f.p, false);
+  expfmt_parser_reset(f.p, f.buf, sizeof(doc) - 1, TEXT);
+  while ((rc = expfmt_parser_next(f.p, &e)) > 0) {
+    if (rc == EXPFMT_SERIES) assert_non_null(e.name.ptr);
+    assert_int_equal(expfmt_parser_labels(f.p, &e), 0); /* eager: no-op */
+  }
+  assert_int_equal(rc, PH_EPARSE);
+  assert_string_equal(expfmt_parser_error(f.p), "6:17: label name \"a\" is not unique");
+  close_doc(&f);
+
+  /* Errors found while scanning (not in the label step) stay in next(),
+   * ahead of the line's value, in lazy mode too. */
+  fixture_t g = open_doc(TEXT, "a{b=\"\xff\"} bad\n");
+  expfmt_parser_set_lazy(g.p, true);
+  assert_int_equal(expfmt_parser_next(g.p, &e), PH_EPARSE);
+  assert_string_equal(expfmt_parser_error(g.p),
+                      "1:5: invalid UTF-8 label value: \"\\\"\\xff\\\"\"");
+  close_doc(&g);
+
+  /* OpenMetrics: the label step must leave the exemplar intact even when
+   * the scratch buffer grows under it. */
+  char big[4096];
+  size_t o = (size_t)snprintf(big, sizeof(big), "m_total{");
+  for (int i = 0; i < 8; i++) {
+    o += (size_t)snprintf(big + o, sizeof(big) - o, "l%d=\"", i);
+    for (int k = 0; k < 100; k++) o += (size_t)snprintf(big + o, sizeof(big) - o, "\\n");
+    o += (size_t)snprintf(big + o, sizeof(big) - o, "\",");
+  }
+  o += (size_t)snprintf(big + o, sizeof(big) - o,
+                        "} 1 # {t=\"a\\\"b\"} 2 3\n# EOF\n");
+  assert_int_equal(compare_lazy(OM, big, o), 0);
+  fixture_t h = open_doc(OM, big);
+  expfmt_parser_set_lazy(h.p, true);
+  assert_int_equal(expfmt_parser_next(h.p, &e), EXPFMT_SERIES);
+  assert_int_equal(e.exemplar.nlabels, 1);
+  assert_str(e.exemplar.labels[0].value, "a\"b");
+  assert_int_equal(expfmt_parser_labels(h.p, &e), 0);
+  assert_int_equal(e.nlabels, 8);
+  assert_int_equal(e.labels[7].value.len, 100);
+  assert_str(e.exemplar.labels[0].name, "t");
+  assert_str(e.exemplar.labels[0].value, "a\"b");
+  assert_str(e.name, "m_total");
+  close_doc(&h);
+
+  /* The robustness documents and the escape document, side by side. */
+  assert_int_equal(compare_lazy(TEXT, text_doc, sizeof(text_doc) - 1), 0);
+  assert_int_equal(compare_lazy(OM, om_doc, sizeof(om_doc) - 1), 0);
 }
 
 /* ---- node_exporter's real output --------------------------------------- */
@@ -952,6 +1150,8 @@ static void test_node_exporter_fixture(void **state) {
   assert_true(os_ok);
   for (size_t w = 0; w < nw; w++)
     if (!wants[w].found) fail_msg("not found: %s", wants[w].series);
+  /* Lazy mode with the label step gives exactly the eager entries. */
+  assert_int_equal(compare_lazy(TEXT, buf, len), 0);
   expfmt_parser_free(p);
   free(buf);
 }
@@ -987,6 +1187,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_truncated_inputs),
       cmocka_unit_test(test_reuse_and_scratch),
       cmocka_unit_test(test_many_labels),
+      cmocka_unit_test(test_lazy),
   };
   return cmocka_run_group_tests_name("collector_expfmt", tests, NULL, NULL);
 }

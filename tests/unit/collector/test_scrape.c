@@ -459,6 +459,11 @@ static void test_failed_scrapes(void **state) {
   check_failure(f, 200, TEXT_CT, big, 0, "body size limit exceeded", 0);
   check_failure(f, 200, "application/openmetrics-text; version=1.0.0", "should_not_exist 1\n", 0,
                 "# EOF", 1);
+  /* The parser's label step runs only on cache misses: ok_series hits the
+   * cache, the new bad line misses and still fails the scrape, with the
+   * eager parser's message and position. */
+  check_failure(f, 200, TEXT_CT, "should_not_exist 1\nok_series 1\ndup{a=\"1\",a=\"2\"} 1\n", 0,
+                "3:11: label name \"a\" is not unique", 2);
   scrape_stats_t st;
   scrape_manager_stats(f->m, &st);
   assert_true(st.exceeded_sample_limit >= 1);
@@ -469,6 +474,34 @@ static void test_failed_scrapes(void **state) {
   for (int i = 0; i < 800 && target(f, "j").health != SCRAPE_HEALTH_UP; i++) usleep(10000);
   series_t s = read_series(f, "ok_series", NULL);
   assert_true(s.last == 2);
+  series_done(&s);
+}
+
+/* Labels resolved on a cache miss are the parser's full ones (escapes
+ * resolved, le normalised); later scrapes hit the cache and keep them. */
+static void test_cached_labels(void **state) {
+  fx_t *f = *state;
+  srv_set(200, TEXT_CT,
+          "# TYPE h histogram\nh_bucket{le=\"1\",p=\"a\\\"b\\\\c\"} 3\nh_count 3\nh_sum 1\n"
+          "{\"utf8.name\",x=\"y\"} 4\n",
+          0);
+  apply(f, config("scrape_configs:\n  - job_name: j\n    scrape_interval: 100ms\n"
+                  "    static_configs:\n      - targets: ['%s']\n",
+                  f->addr));
+  tinfo_t ti = wait_scrapes(f, "j", 3, false);
+  assert_int_equal(ti.health, SCRAPE_HEALTH_UP);
+  series_t s = read_series(f, "h_bucket", "le", "1.0", "p", "a\"b\\c", NULL);
+  assert_int_equal(s.nseries, 1);
+  assert_true(s.n >= 3);
+  assert_true(s.last == 3);
+  series_done(&s);
+  s = read_series(f, "utf8.name", "x", "y", NULL);
+  assert_int_equal(s.nseries, 1);
+  assert_true(s.n >= 3);
+  series_done(&s);
+  s = read_series(f, "scrape_series_added", "job", "j", NULL);
+  assert_true(s.first == 4);
+  assert_true(s.last == 0);
   series_done(&s);
 }
 
@@ -779,6 +812,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_staleness, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stale_on_shutdown, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failed_scrapes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cached_labels, setup, teardown),
       cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_honor_labels, setup, teardown),
       cmocka_unit_test_setup_teardown(test_relabeling, setup, teardown),
