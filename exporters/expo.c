@@ -266,11 +266,48 @@ int expo_add_histogram(expo_t *e, const char *name, const char *help,
 
 /* ---- writing ---- */
 
+/* Integral values below 2^53 (nearly every sample) without the general
+ * shortest-digits search: Go's 'g' with the shortest precision prints the
+ * integer's digits when the exponent is below 6, otherwise d.ddde+XX with
+ * trailing zeros dropped (exponent at least two digits). */
+static bool write_integral(strbuf_t *out, double v) {
+  double a = v < 0 ? -v : v;
+  if (!(a < 9007199254740992.0) || a != (double)(uint64_t)a) return false;
+  uint64_t m = (uint64_t)a;
+  char d[24], buf[40];
+  int nd = 0;
+  do {
+    d[nd++] = (char)('0' + m % 10);
+    m /= 10;
+  } while (m > 0); /* d holds the digits in reverse */
+  size_t k = 0;
+  if (v < 0) buf[k++] = '-';
+  if (nd <= 6) {
+    while (nd > 0) buf[k++] = d[--nd];
+  } else {
+    int exp = nd - 1, lo = 0;
+    while (d[lo] == '0') lo++; /* trailing zeros (d[nd-1] is not 0) */
+    buf[k++] = d[nd - 1];
+    if (nd - 1 > lo) {
+      buf[k++] = '.';
+      for (int i = nd - 2; i >= lo; i--) buf[k++] = d[i];
+    }
+    buf[k++] = 'e';
+    buf[k++] = '+';
+    if (exp >= 10) buf[k++] = (char)('0' + exp / 10);
+    else buf[k++] = '0';
+    buf[k++] = (char)('0' + exp % 10);
+  }
+  strbuf_append(out, buf, k);
+  return true;
+}
+
 void expo_write_value(strbuf_t *out, double v) {
   if (v == 0) { /* also -0, as expfmt's writeFloat */
     strbuf_putc(out, '0');
     return;
   }
+  if (write_integral(out, v)) return;
   char buf[40];
   size_t n = format_float_go_g(v, buf, sizeof(buf));
   strbuf_append(out, buf, n);
@@ -418,12 +455,18 @@ static void write_all(expo_t *e, strbuf_t *out, bool om) {
     const char *type = type_names[f->type];
     if (om && (f->type == EXPO_UNTYPED || (f->type == EXPO_COUNTER && !total)))
       type = "unknown";
-    strbuf_printf(out, "# HELP %.*s ", fam_len, f->name);
+    strbuf_puts(out, "# HELP ");
+    strbuf_append(out, f->name, (size_t)fam_len);
+    strbuf_putc(out, ' ');
     if (om)
       write_om_help(out, f->help);
     else
       expo_write_help(out, f->help);
-    strbuf_printf(out, "\n# TYPE %.*s %s\n", fam_len, f->name, type);
+    strbuf_puts(out, "\n# TYPE ");
+    strbuf_append(out, f->name, (size_t)fam_len);
+    strbuf_putc(out, ' ');
+    strbuf_puts(out, type);
+    strbuf_putc(out, '\n');
     for (size_t i = 0; i < f->n; i++) {
       const expo_sample_t *s = f->samples[i];
       /* a repeated label set: keep the first one collected */

@@ -77,19 +77,23 @@ static void netdev_free(void *p) {
 enum { RX_BYTES, RX_PACKETS, RX_ERRS, RX_DROP, RX_FIFO, RX_FRAME, RX_COMPRESSED,
        RX_MULTICAST, RX_NOHANDLER, TX_BYTES, TX_PACKETS, TX_ERRS, TX_DROP, TX_FIFO,
        TX_COLLS, TX_CARRIER, TX_COMPRESSED, NDEV };
-static const char *const dev_names[NDEV] = {
-    "receive_bytes", "receive_packets", "receive_errs", "receive_drop", "receive_fifo",
-    "receive_frame", "receive_compressed", "receive_multicast", "receive_nohandler",
-    "transmit_bytes", "transmit_packets", "transmit_errs", "transmit_drop", "transmit_fifo",
-    "transmit_colls", "transmit_carrier", "transmit_compressed"};
+
+#define NETDEV_FAMILY(x) {"node_network_" x "_total", "Network device statistic " x "."}
+static const char *const dev_family[NDEV][2] = {
+    NETDEV_FAMILY("receive_bytes"),      NETDEV_FAMILY("receive_packets"),
+    NETDEV_FAMILY("receive_errs"),       NETDEV_FAMILY("receive_drop"),
+    NETDEV_FAMILY("receive_fifo"),       NETDEV_FAMILY("receive_frame"),
+    NETDEV_FAMILY("receive_compressed"), NETDEV_FAMILY("receive_multicast"),
+    NETDEV_FAMILY("receive_nohandler"),  NETDEV_FAMILY("transmit_bytes"),
+    NETDEV_FAMILY("transmit_packets"),   NETDEV_FAMILY("transmit_errs"),
+    NETDEV_FAMILY("transmit_drop"),      NETDEV_FAMILY("transmit_fifo"),
+    NETDEV_FAMILY("transmit_colls"),     NETDEV_FAMILY("transmit_carrier"),
+    NETDEV_FAMILY("transmit_compressed")};
 
 static void emit(collect_ctx_t *c, const char *dev, const double *v, const bool *have) {
   for (int k = 0; k < NDEV; k++) {
     if (!have[k]) continue;
-    char name[128], help[128];
-    snprintf(name, sizeof(name), "node_network_%s_total", dev_names[k]);
-    snprintf(help, sizeof(help), "Network device statistic %s.", dev_names[k]);
-    cc_counter(c, name, help, v[k], "device", dev, NULL);
+    cc_counter(c, dev_family[k][0], dev_family[k][1], v[k], "device", dev, NULL);
   }
 }
 

@@ -6,6 +6,11 @@
  * --collector.netstat.fields become untyped node_netstat_<Proto>_<Name>.
  * As in node_exporter, a protocol seen again in a later file replaces the
  * earlier one.
+ *
+ * The files hold the same few hundred keys every scrape, so whether a key
+ * matches the fields regex is remembered in a small hash set kept in the
+ * collector's state (at most MEMO_MAX keys; later ones are matched each
+ * time), and the metric name and help are built with memcpy.
  */
 #include "exporter_int.h"
 
@@ -13,7 +18,9 @@
 #include "ph_error.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const exporter_flag_t netstat_flags[] = {
@@ -86,28 +93,98 @@ static int parse_snmp6(collect_ctx_t *c, kv_list_t *l) {
   if (rc == PH_ENOTFOUND) return 0; /* IPv6 disabled */
   if (rc < 0) return rc;
   size_t start = l->n;
+  const char *proto = NULL; /* a protocol's lines come together */
+  size_t plen = 0;
   while ((line = ph_next_line(&data)) != NULL) {
     char *f[3];
     if (ph_fields(line, f, 3) < 2) continue;
     char *six = strchr(f[0], '6');
     if (six == NULL) continue;
-    char *proto = arena_strndup(c->arena, f[0], (size_t)(six - f[0]) + 1);
-    ph_assert(proto != NULL);
-    drop_proto(l, start, proto);
+    size_t len = (size_t)(six - f[0]) + 1;
+    if (proto == NULL || len != plen || memcmp(proto, f[0], len) != 0) {
+      proto = arena_strndup(c->arena, f[0], len);
+      ph_assert(proto != NULL);
+      plen = len;
+      drop_proto(l, start, proto);
+    }
     push(c, l, proto, six + 1, f[1]);
   }
   return 0;
 }
 
+#define MEMO_MAX 4096
+
+typedef struct memo_ent {
+  char *key; /* owned; NULL empty */
+  uint64_t hash;
+  bool match;
+} memo_ent_t;
+
+typedef struct netstat_state {
+  ph_regex_t *fields;
+  memo_ent_t *tab; /* open addressing, cap slots (a power of two) */
+  size_t n, cap;
+} netstat_state_t;
+
 static int netstat_init(const exporter_options_t *o, void **state, char *err,
                         size_t errlen) {
-  *state = ph_regex_new(exporter_options_get(o, "collector.netstat.fields"), err, errlen);
-  return *state ? 0 : PH_EINVAL;
+  netstat_state_t *s = ph_calloc(1, sizeof(*s));
+  *state = s;
+  s->fields = ph_regex_new(exporter_options_get(o, "collector.netstat.fields"), err, errlen);
+  return s->fields ? 0 : PH_EINVAL;
 }
 
-static void netstat_free(void *s) { ph_regex_free(s); }
+static void netstat_free(void *p) {
+  netstat_state_t *s = p;
+  if (s == NULL) return;
+  for (size_t i = 0; i < s->cap; i++) free(s->tab[i].key);
+  free(s->tab);
+  ph_regex_free(s->fields);
+  free(s);
+}
+
+/* Whether key matches the fields regex, remembered. */
+static bool field_wanted(netstat_state_t *s, const char *key) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  if (s->cap > 0) {
+    size_t mask = s->cap - 1;
+    for (size_t i = (size_t)h & mask; s->tab[i].key != NULL; i = (i + 1) & mask)
+      if (s->tab[i].hash == h && strcmp(s->tab[i].key, key) == 0) return s->tab[i].match;
+  }
+  bool m = ph_regex_match(s->fields, key);
+  if (s->n >= MEMO_MAX) return m;
+  if ((s->n + 1) * 2 > s->cap) { /* grow: at most half full */
+    size_t ncap = s->cap ? s->cap * 2 : 512;
+    memo_ent_t *nt = ph_calloc(ncap, sizeof(*nt));
+    for (size_t k = 0; k < s->cap; k++) {
+      if (s->tab[k].key == NULL) continue;
+      size_t j = (size_t)s->tab[k].hash & (ncap - 1);
+      while (nt[j].key != NULL) j = (j + 1) & (ncap - 1);
+      nt[j] = s->tab[k];
+    }
+    free(s->tab);
+    s->tab = nt;
+    s->cap = ncap;
+  }
+  size_t i = (size_t)h & (s->cap - 1);
+  while (s->tab[i].key != NULL) i = (i + 1) & (s->cap - 1);
+  s->tab[i] = (memo_ent_t){ph_strdup(key), h, m};
+  s->n++;
+  return m;
+}
+
+/* dst = a + b + c (dst has room for all of them and a NUL). */
+static void cat3(char *dst, const char *a, size_t la, const char *b, size_t lb, const char *c,
+                 size_t lc) {
+  memcpy(dst, a, la);
+  memcpy(dst + la, b, lb);
+  memcpy(dst + la + lb, c, lc);
+  dst[la + lb + lc] = '\0';
+}
 
 static int netstat_collect(collect_ctx_t *c, void *state) {
+  netstat_state_t *s = state;
   kv_list_t l = {0};
   int rc;
   if ((rc = parse_pairs(c, "net/netstat", &l)) < 0) return rc;
@@ -116,13 +193,16 @@ static int netstat_collect(collect_ctx_t *c, void *state) {
   for (size_t i = 0; i < l.n; i++) {
     stat_kv_t *kv = &l.v[i];
     if (kv->proto == NULL) continue;
-    char key[256], name[300], help[300];
-    snprintf(key, sizeof(key), "%s_%s", kv->proto, kv->name);
+    size_t lp = strlen(kv->proto), ln = strlen(kv->name);
+    if (lp + ln > 480) return PH_EPARSE; /* no kernel prints such names */
+    char key[512], name[530], help[530];
+    cat3(key, kv->proto, lp, "_", 1, kv->name, ln);
     double v;
     if (!ph_parse_double(kv->value, &v)) return PH_EPARSE;
-    if (!ph_regex_match(state, key)) continue;
-    snprintf(name, sizeof(name), "node_netstat_%s", key);
-    snprintf(help, sizeof(help), "Statistic %s%s.", kv->proto, kv->name);
+    if (!field_wanted(s, key)) continue;
+    cat3(name, "node_netstat_", 13, key, lp + 1 + ln, "", 0);
+    cat3(help, "Statistic ", 10, kv->proto, lp, kv->name, ln);
+    memcpy(help + 10 + lp + ln, ".", 2);
     cc_untyped(c, name, help, v, NULL);
   }
   return 0;

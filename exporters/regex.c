@@ -2,9 +2,10 @@
  * regex.c - node_exporter's regex flags (Go regexp, RE2 syntax) on PCRE2.
  *
  * Go's MatchString is unanchored, so patterns are compiled as given and
- * matched anywhere; the JIT is used when available.  A match-data block is
- * made per call (collectors run one at a time, but the pharos server may
- * scrape its own host from several threads).  ph_devfilter_t is
+ * matched anywhere; the JIT is used when available.  Each regex keeps one
+ * match-data block (a single ovector pair: only success matters) guarded by
+ * a mutex, so a match allocates nothing (collectors run one at a time, but
+ * the pharos server may scrape its own host from several threads).  ph_devfilter_t is
  * node_exporter's deviceFilter: a name is ignored when the exclude pattern
  * matches it, or when an include pattern is set and does not match.
  */
@@ -15,10 +16,13 @@
 #include "ph_error.h"
 
 #include <pcre2.h>
+#include <pthread.h>
 #include <string.h>
 
 struct ph_regex {
   pcre2_code *code;
+  pcre2_match_data *md; /* owned; used under mu */
+  pthread_mutex_t mu;
 };
 
 ph_regex_t *ph_regex_new(const char *pattern, char *err, size_t errlen) {
@@ -36,20 +40,25 @@ ph_regex_t *ph_regex_new(const char *pattern, char *err, size_t errlen) {
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* optional speed-up */
   ph_regex_t *re = ph_calloc(1, sizeof(*re));
   re->code = code;
+  re->md = pcre2_match_data_create(1, NULL);
+  ph_assert(re->md != NULL);
+  pthread_mutex_init(&re->mu, NULL);
   return re;
 }
 
 void ph_regex_free(ph_regex_t *re) {
   if (re == NULL) return;
   pcre2_code_free(re->code);
+  pcre2_match_data_free(re->md);
+  pthread_mutex_destroy(&re->mu);
   free(re);
 }
 
 bool ph_regex_match(const ph_regex_t *re, const char *s) {
-  pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
-  ph_assert(md != NULL);
-  int rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
-  pcre2_match_data_free(md);
+  ph_regex_t *m = (ph_regex_t *)re; /* the match data is scratch space */
+  pthread_mutex_lock(&m->mu);
+  int rc = pcre2_match(m->code, (PCRE2_SPTR)s, strlen(s), 0, 0, m->md, NULL);
+  pthread_mutex_unlock(&m->mu);
   return rc >= 0;
 }
 

@@ -27,6 +27,15 @@
  * exporter_free closes everything (exporter__fdcache_release).
  * cc_list_dir keeps directory descriptors the same way and lists them
  * again after lseek(0) with getdents64 (no opendir/fstat/closedir).
+ *
+ * Negative entries.  A scrape asks for a few dozen optional files that do
+ * not exist on a given machine (cpufreq, thermal_throttle, pressure/irq,
+ * zfs, mdstat …); each failed open() is a path walk.  When open() of a
+ * path under the real /proc or /sys (not /proc/<pid>/) fails with ENOENT
+ * or ENOTDIR, the path is kept with fd -errno and answered so without a
+ * system call for FDC_NEG_MAX_AGE_MS; the sweep drops it earlier when a
+ * scrape did not ask for it.  A file that appears (a module loaded) is thus
+ * seen within that time.
  */
 #include "exporter_int.h"
 
@@ -54,14 +63,22 @@
 
 /* ---- paths ---- */
 
+/* out = a + "/" + b without printf (paths are built ~150 times a scrape);
+ * truncated to n - 1 bytes like snprintf. */
 char *ph_path_join(char *out, size_t n, const char *a, const char *b) {
+  if (n == 0) return out;
   size_t la = strlen(a);
   while (la > 1 && a[la - 1] == '/') la--;
   while (*b == '/') b++;
-  if (la == 1 && a[0] == '/')
-    snprintf(out, n, "/%s", b);
-  else
-    snprintf(out, n, "%.*s/%s", (int)la, a, b);
+  if (la == 1 && a[0] == '/') la = 0;
+  size_t lb = strlen(b), k = 0;
+  size_t take = la < n - 1 ? la : n - 1;
+  memcpy(out, a, take);
+  k = take;
+  if (k < n - 1) out[k++] = '/';
+  take = lb < n - 1 - k ? lb : n - 1 - k;
+  memcpy(out + k, b, take);
+  out[k + take] = '\0';
   return out;
 }
 
@@ -75,6 +92,7 @@ char *ph_pathf(char *out, size_t n, const char *fmt, ...) {
 
 static char *vpath(const char *root, char *out, size_t n, const char *fmt,
                    va_list ap) {
+  if (strchr(fmt, '%') == NULL) return ph_path_join(out, n, root, fmt);
   char rel[PATH_MAX];
   vsnprintf(rel, sizeof(rel), fmt, ap);
   return ph_path_join(out, n, root, rel);
@@ -111,11 +129,12 @@ char *cc_root(const collect_ctx_t *c, char *out, size_t n, const char *fmt,
 
 #define FDC_MAX 1024
 #define FDC_MAX_AGE_MS (5 * 60 * 1000)
+#define FDC_NEG_MAX_AGE_MS (30 * 1000)
 
 typedef struct fdc_ent {
   char *path;     /* owned; NULL for an empty slot */
   uint64_t hash;
-  int fd;
+  int fd;         /* < 0: a negative entry, -errno of the failed open */
   uint32_t gen;   /* the sweep generation of the last use */
   int64_t born;   /* monotonic ms of the open */
 } fdc_ent_t;
@@ -160,7 +179,7 @@ static void fdc_rebuild(bool (*keep)(const fdc_ent_t *, int64_t), int64_t now) {
     fdc_ent_t *e = &old[i];
     if (e->path == NULL) continue;
     if (keep == NULL || !keep(e, now)) {
-      close(e->fd);
+      if (e->fd >= 0) close(e->fd);
       free(e->path);
       continue;
     }
@@ -171,7 +190,8 @@ static void fdc_rebuild(bool (*keep)(const fdc_ent_t *, int64_t), int64_t now) {
 }
 
 static bool fdc_keep_fresh(const fdc_ent_t *e, int64_t now) {
-  return e->gen == g_fdc.gen && now - e->born < FDC_MAX_AGE_MS;
+  return e->gen == g_fdc.gen &&
+         now - e->born < (e->fd < 0 ? FDC_NEG_MAX_AGE_MS : FDC_MAX_AGE_MS);
 }
 
 void exporter__fdcache_acquire(void) {
@@ -211,6 +231,16 @@ static bool fdc_cacheable(int fd, const char *path) {
   return true;
 }
 
+/* Whether a missing path may be remembered: under the real /proc or /sys,
+ * not in another process's /proc/<pid>/. */
+static bool fdc_neg_cacheable(const char *path) {
+  if (strncmp(path, "/sys/", 5) == 0) return true;
+  if (strncmp(path, "/proc/", 6) != 0) return false;
+  for (const char *p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/'))
+    if (p[1] >= '0' && p[1] <= '9' && strncmp(p, "/1/", 3) != 0) return false;
+  return true;
+}
+
 /* Adds path -> fd (the table is locked); false when full. */
 static bool fdc_put(const char *path, uint64_t h, int fd) {
   if (g_fdc.users <= 0) return false; /* no exporter to release it */
@@ -245,7 +275,7 @@ static bool fdc_put(const char *path, uint64_t h, int fd) {
 
 /* Removes the entry of path (the table is locked), closing its fd. */
 static void fdc_drop(fdc_ent_t *e) {
-  close(e->fd);
+  if (e->fd >= 0) close(e->fd);
   free(e->path);
   e->path = NULL;
   g_fdc.n--;
@@ -362,7 +392,15 @@ static int read_path(const char *path, reader_fn rd, read_args_t *args,
   pthread_mutex_lock(&g_fdc.mu);
   if (g_fdc.tab != NULL) {
     fdc_ent_t *e = fdc_slot(path, h);
-    if (e->path != NULL) {
+    if (e->path != NULL && e->fd < 0) {
+      if (mono_ms() - e->born < FDC_NEG_MAX_AGE_MS) {
+        e->gen = g_fdc.gen;
+        pthread_mutex_unlock(&g_fdc.mu);
+        *opening = true;
+        return e->fd; /* -errno of the open */
+      }
+      fdc_drop(e); /* too old: look again */
+    } else if (e->path != NULL) {
       e->gen = g_fdc.gen;
       int rc = rd(e->fd, args);
       if (rc == -ENODEV || rc == -ENOENT || rc == -ESTALE || rc == -EBADF ||
@@ -377,6 +415,9 @@ static int read_path(const char *path, reader_fn rd, read_args_t *args,
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
+    if ((e == ENOENT || e == ENOTDIR) && fdc_neg_cacheable(path)) {
+      (void)fdc_put(path, h, -e);
+    }
     pthread_mutex_unlock(&g_fdc.mu);
     *opening = true;
     return -e;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "exporter_int.h"
+#include "json.h"
 #include "ph_error.h"
 
 #include <math.h>
@@ -45,6 +46,39 @@ static void test_values(void **st) {
   assert_string_equal(value_str(&b, NAN), "NaN");
   assert_string_equal(value_str(&b, INFINITY), "+Inf");
   assert_string_equal(value_str(&b, -INFINITY), "-Inf");
+  strbuf_free(&b);
+}
+
+/* The integral fast path agrees with the general Go 'g' formatter. */
+static void test_integral_values(void **st) {
+  (void)st;
+  strbuf_t b = STRBUF_INIT;
+  assert_string_equal(value_str(&b, 999999), "999999");
+  assert_string_equal(value_str(&b, -999999), "-999999");
+  assert_string_equal(value_str(&b, 1000000), "1e+06");
+  assert_string_equal(value_str(&b, -1000000), "-1e+06");
+  assert_string_equal(value_str(&b, 1234567), "1.234567e+06");
+  assert_string_equal(value_str(&b, 12345670), "1.234567e+07");
+  assert_string_equal(value_str(&b, 1e15), "1e+15");
+  assert_string_equal(value_str(&b, 9007199254740991.0), "9.007199254740991e+15");
+  assert_string_equal(value_str(&b, 9007199254740992.0), "9.007199254740992e+15");
+  assert_string_equal(value_str(&b, 1e16), "1e+16");
+  assert_string_equal(value_str(&b, 18446744073709551615.0), "1.8446744073709552e+19");
+  uint64_t x = 88172645463325252ull; /* xorshift64 */
+  for (int i = 0; i < 20000; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    int bits = 1 + (int)(x % 53);
+    double v = (double)(x >> (64 - bits));
+    if (i & 1) v = -v;
+    if (i % 7 == 0) v = floor(v / 1000) * 1000; /* trailing zeros */
+    if (v == 0) continue;
+    char want[64];
+    size_t n = format_float_go_g(v, want, sizeof(want));
+    want[n] = '\0';
+    assert_string_equal(value_str(&b, v), want);
+  }
   strbuf_free(&b);
 }
 
@@ -293,6 +327,7 @@ static void test_negotiate(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_values),
+      cmocka_unit_test(test_integral_values),
       cmocka_unit_test(test_escaping),
       cmocka_unit_test(test_sorting),
       cmocka_unit_test(test_conflicts),

@@ -8,7 +8,12 @@
  *   - directory listings of /proc stay right after lseek(0), and a
  *     regular directory sees new entries;
  *   - without an exporter nothing is cached; the sweep after a scrape and
- *     the last exporter_free close the descriptors.
+ *     the last exporter_free close the descriptors;
+ *   - missing /proc and /sys paths are remembered (negative entries hold
+ *     no descriptor and answer with the same error, ENOTDIR included);
+ *     a missing path elsewhere is looked up again, so a file that appears
+ *     is seen at once;
+ *   - ph_path_join (no printf) joins and truncates like snprintf.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -150,6 +155,69 @@ static void test_regular_files_not_kept(void **state) {
   exporter_free(e);
 }
 
+static void test_negative_entries(void **state) {
+  (void)state;
+  int before = open_fds();
+  exporter_t *e = new_exporter();
+  collect_ctx_t c = {0};
+  c.arena = arena_new(0);
+  char *d;
+  size_t len;
+  for (int i = 0; i < 3; i++) {
+    c.err_rc = 0;
+    assert_int_equal(cc_read_file(&c, "/proc/pharos-no-such-file", &d, &len), PH_ENOTFOUND);
+    assert_string_equal(c.err, "open /proc/pharos-no-such-file: No such file or directory");
+    c.err_rc = 0;
+    assert_int_equal(cc_read_file(&c, "/proc/uptime/x", &d, &len), PH_ENOTFOUND);
+    assert_string_equal(c.err, "open /proc/uptime/x: Not a directory");
+    char small[16];
+    assert_int_equal(ph_read_str("/sys/pharos-no-such-attr", small, sizeof(small)),
+                     PH_ENOTFOUND);
+    char **names;
+    size_t n;
+    assert_int_equal(cc_list_dir(&c, "/sys/class/pharos-no-such-class", &names, &n),
+                     PH_ENOTFOUND);
+  }
+  assert_int_equal(open_fds(), before); /* negative entries hold nothing */
+  /* elsewhere a missing file is looked up each time */
+  char dir[] = "/tmp/pharos-neg.XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[256];
+  snprintf(path, sizeof(path), "%s/late", dir);
+  assert_int_equal(cc_read_file(&c, path, &d, &len), PH_ENOTFOUND);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("here\n", f);
+  fclose(f);
+  assert_int_equal(cc_read_file(&c, path, &d, &len), 0);
+  assert_string_equal(d, "here\n");
+  unlink(path);
+  rmdir(dir);
+  exporter__fdcache_sweep();
+  exporter__fdcache_sweep();
+  exporter_free(e);
+  assert_int_equal(open_fds(), before);
+  free(c.buf);
+  arena_free(c.arena);
+}
+
+static void test_path_join(void **state) {
+  (void)state;
+  char out[16];
+  assert_string_equal(ph_path_join(out, sizeof(out), "/proc", "stat"), "/proc/stat");
+  assert_string_equal(ph_path_join(out, sizeof(out), "/proc/", "/stat"), "/proc/stat");
+  assert_string_equal(ph_path_join(out, sizeof(out), "/", "sys"), "/sys");
+  assert_string_equal(ph_path_join(out, sizeof(out), "", "x"), "/x");
+  assert_string_equal(ph_path_join(out, sizeof(out), "/a", ""), "/a/");
+  assert_string_equal(ph_path_join(out, sizeof(out), "/0123456789", "abcdef"),
+                      "/0123456789/abc"); /* truncated to 15 bytes */
+  assert_string_equal(ph_path_join(out, 5, "/0123456789", "x"), "/012");
+  char p[64];
+  collect_ctx_t c = {.procfs = "/proc", .sysfs = "/sys/"};
+  assert_string_equal(cc_proc(&c, p, sizeof(p), "net/dev"), "/proc/net/dev");
+  assert_string_equal(cc_sys(&c, p, sizeof(p), "class/%s/%d", "net", 7), "/sys/class/net/7");
+}
+
 static void test_proc_dirs(void **state) {
   (void)state;
   exporter_t *e = new_exporter();
@@ -175,6 +243,8 @@ int main(void) {
       cmocka_unit_test(test_proc_reread),
       cmocka_unit_test(test_regular_files_not_kept),
       cmocka_unit_test(test_proc_dirs),
+      cmocka_unit_test(test_negative_entries),
+      cmocka_unit_test(test_path_join),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
