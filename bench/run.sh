@@ -144,7 +144,7 @@ if { [ "$DO_PEERS" = 1 ] || [ "$DO_SCRAPE" = 1 ]; } && [ -z "$REPORT_ONLY" ] &&
   fetch_peers
 fi
 # the Debian package version, for binaries that print none
-VM_VERSION_DEB=$(ls "$ROOT"/.cache/peers/debs/victoria-metrics_*.deb 2>/dev/null | head -1 |
+VM_VERSION_DEB=$(ls "$PEERS"/../debs/victoria-metrics_*.deb "$ROOT"/.cache/peers/debs/victoria-metrics_*.deb 2>/dev/null | head -1 |
   sed -n 's/.*victoria-metrics_\([^_]*\)_.*/victoria-metrics \1 (Debian package)/p')
 PROM=$PEERS/usr/bin/prometheus
 VM=$PEERS/usr/bin/victoria-metrics
