@@ -106,7 +106,8 @@
 /* ---- small encoding helpers ------------------------------------------------ */
 
 static void put_u32(strbuf_t *b, uint32_t v) {
-  uint8_t t[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+  uint8_t t[4];
+  tsdb__put_le32(t, v);
   strbuf_append(b, t, 4);
 }
 
@@ -115,14 +116,6 @@ static void put_u64(strbuf_t *b, uint64_t v) {
   put_u32(b, (uint32_t)(v >> 32));
 }
 
-static uint32_t get_u32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p) {
-  return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
 
 static unsigned uvarint_len(uint64_t u) {
   unsigned n = 1;
@@ -802,21 +795,21 @@ int tsdb__block_open(const char *dbdir, const char *id, block_t **out, char *err
     goto fail;
   }
   const uint8_t *toc = b->idx + b->idx_len - TOC_SIZE;
-  if (get_u32(toc + 60) != INDEX_MAGIC_END ||
-      get_u32(toc + 56) != tsdb__crc32c(0, b->idx, b->idx_len - 8)) {
+  if (tsdb__get_le32(toc + 60) != INDEX_MAGIC_END ||
+      tsdb__get_le32(toc + 56) != tsdb__crc32c(0, b->idx, b->idx_len - 8)) {
     rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: index checksum mismatch", b->dir);
     goto fail;
   }
   uint64_t offs[5];
   for (int i = 0; i < 5; i++) {
-    offs[i] = get_u64(toc + 8 * i);
+    offs[i] = tsdb__get_le64(toc + 8 * i);
     if (offs[i] > b->idx_len - TOC_SIZE) {
       rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: index TOC out of range", b->dir);
       goto fail;
     }
   }
-  b->nseries = get_u64(toc + 40);
-  b->npairs = get_u64(toc + 48);
+  b->nseries = tsdb__get_le64(toc + 40);
+  b->npairs = tsdb__get_le64(toc + 48);
   b->series = b->idx + offs[1];
   b->series_table = b->idx + offs[2];
   b->postings = b->idx + offs[3];
@@ -862,20 +855,20 @@ int tsdb__block_open(const char *dbdir, const char *id, block_t **out, char *err
     b->chk_version = 1;
   } else if (memcmp(b->chk, "PHCHUNK2", 8) == 0 && b->chk_len >= 8 + CHK2_TRAILER) {
     const uint8_t *tr = b->chk + b->chk_len - CHK2_TRAILER;
-    uint64_t np = get_u64(tr);
-    if (get_u32(tr + 12) != CHK2_MAGIC_END || np > (b->chk_len - 8 - CHK2_TRAILER) / 8) {
+    uint64_t np = tsdb__get_le64(tr);
+    if (tsdb__get_le32(tr + 12) != CHK2_MAGIC_END || np > (b->chk_len - 8 - CHK2_TRAILER) / 8) {
       rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: bad chunks trailer", b->dir);
       goto fail;
     }
     b->pages_end = b->chk_len - CHK2_TRAILER - np * 8;
     b->ptab = b->chk + b->pages_end;
-    if (get_u32(tr + 8) != tsdb__crc32c(0, b->ptab, np * 8 + 8)) {
+    if (tsdb__get_le32(tr + 8) != tsdb__crc32c(0, b->ptab, np * 8 + 8)) {
       rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: chunks page table checksum mismatch",
                   b->dir);
       goto fail;
     }
     for (uint64_t i = 0; i < np; i++) {
-      uint64_t o = get_u64(b->ptab + 8 * i);
+      uint64_t o = tsdb__get_le64(b->ptab + 8 * i);
       if (o < 8 || o >= b->pages_end) {
         rc = ph_err(err, errlen, PH_ECORRUPT, "block %s: chunks page table out of range",
                     b->dir);
@@ -929,7 +922,7 @@ static long find_sym(const block_t *b, const char *s) {
 int tsdb__block_series(const block_t *b, uint32_t i, labels_t **ls,
                        block_rec_t **recs, size_t *nrecs) {
   if (i >= b->nseries) return PH_ECORRUPT;
-  uint64_t off = get_u64(b->series_table + 8 * (size_t)i);
+  uint64_t off = tsdb__get_le64(b->series_table + 8 * (size_t)i);
   const uint8_t *end = b->series_table;
   const uint8_t *p = b->series + off;
   if (p >= end) return PH_ECORRUPT;
@@ -1008,7 +1001,7 @@ static int page_get(const block_t *b, uint64_t ord, const uint8_t **data, size_t
   if (ord >= b->npages)
     return ph_err(err, errlen, PH_ECORRUPT, "block %s: page %llu out of range", b->dir,
                   (unsigned long long)ord);
-  uint64_t off = get_u64(b->ptab + 8 * ord);
+  uint64_t off = tsdb__get_le64(b->ptab + 8 * ord);
   const uint8_t *p = b->chk + off;
   size_t left = (size_t)(b->pages_end - off), k;
   uint64_t raw, stored;
@@ -1021,7 +1014,7 @@ static int page_get(const block_t *b, uint64_t ord, const uint8_t **data, size_t
     goto bad;
   p += k;
   uint8_t comp = p[0];
-  uint32_t crc = get_u32(p + 1);
+  uint32_t crc = tsdb__get_le32(p + 1);
   p += 5;
   if (comp > 1 || (comp == 0 && stored != raw)) goto bad;
   if (tsdb__crc32c(0, p, stored) != crc)
@@ -1125,7 +1118,7 @@ int tsdb__block_read_record(const block_t *b, const block_rec_t *rec, int64_t **
     return ph_err(err, errlen, PH_ECORRUPT, "block %s: chunk at %llu out of range",
                   b->dir, (unsigned long long)rec->offset);
   p += k;
-  uint32_t crc = get_u32(p);
+  uint32_t crc = tsdb__get_le32(p);
   p += 4;
   if (tsdb__crc32c(0, p, len) != crc)
     return ph_err(err, errlen, PH_ECORRUPT, "block %s: chunk at %llu: checksum mismatch",
@@ -1149,9 +1142,9 @@ int tsdb__block_read_record(const block_t *b, const block_rec_t *rec, int64_t **
 static void ptable_entry(const block_t *b, uint64_t i, uint32_t *name, uint32_t *value,
                          uint64_t *off) {
   const uint8_t *e = b->ptable + 16 * (size_t)i;
-  *name = get_u32(e);
-  *value = get_u32(e + 4);
-  *off = get_u64(e + 8);
+  *name = tsdb__get_le32(e);
+  *value = tsdb__get_le32(e + 4);
+  *off = tsdb__get_le64(e + 8);
 }
 
 /* Appends the postings list at off to out (unsorted merge is the caller's). */

@@ -1187,21 +1187,6 @@ struct hchunks {
   bool failed;        /* last write failed: start a fresh segment */
 };
 
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-}
-static uint32_t get32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
 
 static void seg_path(const hchunks_t *c, uint32_t seq, char *buf, size_t len) {
   snprintf(buf, len, "%s/%08u", c->dir, seq);
@@ -1307,15 +1292,15 @@ static uint64_t scan_one(const hchunks_t *c, hc_seg_t *s, const uint8_t *m,
   if (stop < off) return 0;
   while (off + HC_REC_HEADER + HC_REC_TRAILER <= size && off < stop) {
     const uint8_t *r = m + off;
-    uint32_t len = get32(r + 25);
+    uint32_t len = tsdb__get_le32(r + 25);
     if (r[24] != HC_ENC_XOR || len < 2 ||
         len > size - off - HC_REC_HEADER - HC_REC_TRAILER)
       break;
     uint64_t end = off + HC_REC_HEADER + len + HC_REC_TRAILER;
     if (end > stop) break;
-    if (verify && tsdb__crc32c(0, r, HC_REC_HEADER + len) != get32(r + HC_REC_HEADER + len))
+    if (verify && tsdb__crc32c(0, r, HC_REC_HEADER + len) != tsdb__get_le32(r + HC_REC_HEADER + len))
       break;
-    int64_t mint = (int64_t)get64(r + 8), maxt = (int64_t)get64(r + 16);
+    int64_t mint = (int64_t)tsdb__get_le64(r + 8), maxt = (int64_t)tsdb__get_le64(r + 16);
     unsigned count = chunk_xor_header_count(r + HC_REC_HEADER, len);
     if (maxt < mint || count == 0 || (uint64_t)(maxt - mint) > UINT32_MAX) break;
     head_mmchunk_t mc = {.mint = mint,
@@ -1324,7 +1309,7 @@ static uint64_t scan_one(const hchunks_t *c, hc_seg_t *s, const uint8_t *m,
                          .off = (uint32_t)off,
                          .count = (uint16_t)count};
     if (maxt > s->maxt) s->maxt = maxt;
-    if (fn) fn(ud, get64(r), &mc);
+    if (fn) fn(ud, tsdb__get_le64(r), &mc);
     off = end;
   }
   return off;
@@ -1457,13 +1442,13 @@ int tsdb__hchunks_write(hchunks_t *c, uint64_t ref, int64_t mint, int64_t maxt,
       len > c->seg_limit)
     return ph_err(err, errlen, PH_EINVAL, "bad head chunk");
   uint8_t hdr[HC_REC_HEADER], tr[HC_REC_TRAILER];
-  put64(hdr, ref);
-  put64(hdr + 8, (uint64_t)mint);
-  put64(hdr + 16, (uint64_t)maxt);
+  tsdb__put_le64(hdr, ref);
+  tsdb__put_le64(hdr + 8, (uint64_t)mint);
+  tsdb__put_le64(hdr + 16, (uint64_t)maxt);
   hdr[24] = HC_ENC_XOR;
-  put32(hdr + 25, (uint32_t)len);
+  tsdb__put_le32(hdr + 25, (uint32_t)len);
   uint32_t crc = tsdb__crc32c(tsdb__crc32c(0, hdr, sizeof hdr), data, len);
-  put32(tr, crc);
+  tsdb__put_le32(tr, crc);
   size_t total = HC_REC_HEADER + len + HC_REC_TRAILER;
   int rc = 0;
   pthread_mutex_lock(&c->mu);
@@ -1508,7 +1493,7 @@ const uint8_t *tsdb__hchunks_data(hchunks_t *c, const head_mmchunk_t *m, size_t 
     const hc_seg_t *s = &c->segs[lo];
     if ((uint64_t)m->off + HC_REC_HEADER <= s->size) {
       const uint8_t *r = s->map + m->off;
-      uint32_t l = get32(r + 25);
+      uint32_t l = tsdb__get_le32(r + 25);
       if ((uint64_t)m->off + HC_REC_HEADER + l <= s->size) {
         p = r + HC_REC_HEADER;
         *len = l;

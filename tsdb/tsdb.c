@@ -725,21 +725,6 @@ void tsdb_cardinality_free(tsdb_cardinality_t *c) {
 #define SNAP_HEADER 56
 static const uint8_t snap_magic[8] = {'P', 'H', 'S', 'N', 'A', 'P', 0, 1};
 
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-}
-static uint32_t get32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
 
 /* ---- writing --------------------------------------------------------------- */
 
@@ -784,7 +769,7 @@ static void put_series(strbuf_t *b, head_series_t *s) {
   tsdb__lock(&s->lk);
   uint8_t flags = (uint8_t)((atomic_load(&s->logged) ? 1 : 0) | (s->last_v_known ? 2 : 0));
   strbuf_append(b, &flags, 1);
-  put64(tmp, s->last_v_bits);
+  tsdb__put_le64(tmp, s->last_v_bits);
   strbuf_append(b, tmp, 8);
   tsdb__put_uvarint(b, s->nmm);
   for (uint32_t i = 0; i < s->nmm; i++) {
@@ -809,7 +794,7 @@ static void put_series(strbuf_t *b, head_series_t *s) {
     tsdb__put_varint(b, s->ooo->s[i].t);
     uint64_t bits;
     memcpy(&bits, &s->ooo->s[i].v, 8);
-    put64(tmp, bits);
+    tsdb__put_le64(tmp, bits);
     strbuf_append(b, tmp, 8);
   }
   tsdb__unlock(&s->lk);
@@ -834,13 +819,13 @@ int tsdb__snapshot_write(tsdb_t *db, char *err, size_t errlen) {
   tsdb__hchunks_position(db->hchunks, &cseq, &coff);
   uint8_t hdr[SNAP_HEADER];
   memcpy(hdr, snap_magic, 8);
-  put32(hdr + 8, wp.seq);
-  put64(hdr + 12, wp.off);
-  put32(hdr + 20, cseq);
-  put64(hdr + 24, coff);
-  put64(hdr + 32, tsdb__head_next_ref(db->head));
-  put64(hdr + 40, (uint64_t)tsdb__head_min_valid(db->head));
-  put64(hdr + 48, n);
+  tsdb__put_le32(hdr + 8, wp.seq);
+  tsdb__put_le64(hdr + 12, wp.off);
+  tsdb__put_le32(hdr + 20, cseq);
+  tsdb__put_le64(hdr + 24, coff);
+  tsdb__put_le64(hdr + 32, tsdb__head_next_ref(db->head));
+  tsdb__put_le64(hdr + 40, (uint64_t)tsdb__head_min_valid(db->head));
+  tsdb__put_le64(hdr + 48, n);
   strbuf_t b = STRBUF_INIT;
   strbuf_append(&b, hdr, sizeof hdr);
   for (size_t i = 0; i < n && w.err == 0; i++) {
@@ -850,7 +835,7 @@ int tsdb__snapshot_write(tsdb_t *db, char *err, size_t errlen) {
   free(all);
   sw_flush(&w, &b);
   uint8_t tr[4];
-  put32(tr, w.crc);
+  tsdb__put_le32(tr, w.crc);
   strbuf_append(&b, tr, 4);
   w.crc = 0;
   sw_flush(&w, &b);
@@ -895,20 +880,20 @@ int tsdb__snapshot_open(const char *dbdir, snapshot_t **out, char *err, size_t e
   close(fd);
   if (m == MAP_FAILED) return ph_err(err, errlen, PH_EIO, "map %s: %s", path, strerror(errno));
   if (memcmp(m, snap_magic, 8) != 0 ||
-      tsdb__crc32c(0, m, size - 4) != get32(m + size - 4)) {
+      tsdb__crc32c(0, m, size - 4) != tsdb__get_le32(m + size - 4)) {
     munmap(m, size);
     return ph_err(err, errlen, PH_ECORRUPT, "%s: bad magic or checksum", path);
   }
   snapshot_t *s = ph_calloc(1, sizeof(*s));
   s->map = m;
   s->size = size;
-  s->info.wal.seq = get32(m + 8);
-  s->info.wal.off = get64(m + 12);
-  s->info.chunk_seq = get32(m + 20);
-  s->info.chunk_off = get64(m + 24);
-  s->info.next_ref = get64(m + 32);
-  s->info.min_valid = (int64_t)get64(m + 40);
-  s->info.nseries = get64(m + 48);
+  s->info.wal.seq = tsdb__get_le32(m + 8);
+  s->info.wal.off = tsdb__get_le64(m + 12);
+  s->info.chunk_seq = tsdb__get_le32(m + 20);
+  s->info.chunk_off = tsdb__get_le64(m + 24);
+  s->info.next_ref = tsdb__get_le64(m + 32);
+  s->info.min_valid = (int64_t)tsdb__get_le64(m + 40);
+  s->info.nseries = tsdb__get_le64(m + 48);
   *out = s;
   return 0;
 }
@@ -989,7 +974,7 @@ int tsdb__snapshot_load(snapshot_t *sn, tsdb_t *db, uint64_t *nseries, char *err
     uint8_t flags = p[off];
     atomic_store(&s->logged, (flags & 1) != 0);
     s->last_v_known = (flags & 2) != 0;
-    s->last_v_bits = get64(p + off + 1);
+    s->last_v_bits = tsdb__get_le64(p + off + 1);
     off += 9;
     uint64_t nmm;
     NEED(k = tsdb__get_uvarint(p + off, n - off, &nmm));
@@ -1038,7 +1023,7 @@ int tsdb__snapshot_load(snapshot_t *sn, tsdb_t *db, uint64_t *nseries, char *err
         int64_t t;
         NEED(k = tsdb__get_varint(p + off, n - off, &t));
         if (n - off < 8) goto bad;
-        uint64_t bits = get64(p + off);
+        uint64_t bits = tsdb__get_le64(p + off);
         off += 8;
         s->ooo->s[i].t = t;
         memcpy(&s->ooo->s[i].v, &bits, 8);

@@ -27,6 +27,21 @@
 /* ---- crc32c.c ---- */
 uint32_t tsdb__crc32c(uint32_t crc, const void *data, size_t len);
 
+/* Little-endian fixed-width fields, as every tsdb file format stores them. */
+static inline void tsdb__put_le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void tsdb__put_le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t tsdb__get_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+static inline uint64_t tsdb__get_le64(const uint8_t *p) {
+  return (uint64_t)tsdb__get_le32(p) | (uint64_t)tsdb__get_le32(p + 4) << 32;
+}
+
 /* ---- matcher.c ---- */
 
 /* A compiled matcher; owned by whoever compiled it (tsdb__matcher_free). */

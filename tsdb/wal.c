@@ -130,11 +130,6 @@ static int list_segments(const char *dir, uint32_t **out, size_t *n) {
   return 0;
 }
 
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-
 /* Decodes one batch payload through the callbacks; false if malformed. */
 static bool replay_batch(const uint8_t *p, size_t n, const wal_replay_cb_t *cb) {
   size_t off = 0, k;
@@ -223,8 +218,8 @@ static uint64_t replay_segment(const char *path, const wal_replay_cb_t *cb,
   size_t off = start <= size ? (size_t)start : size;
   while (off + WAL_HEADER <= size) {
     uint8_t type = m[off];
-    uint32_t len = rd32(m + off + 1);
-    uint32_t crc = rd32(m + off + 5);
+    uint32_t len = tsdb__get_le32(m + off + 1);
+    uint32_t crc = tsdb__get_le32(m + off + 5);
     if (type == 0 || len > size - off - WAL_HEADER) break;
     const uint8_t *payload = m + off + WAL_HEADER;
     if (tsdb__crc32c(0, payload, len) != crc) break;
